@@ -1,0 +1,80 @@
+// buildApp(config): registers plugins and modules; never listens. Tests use app.inject.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Db } from './db/kysely.js';
+import { createLogger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import corsPlugin from './plugins/cors.js';
+import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
+import openapiPlugin from './plugins/openapi.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
+import requestIdPlugin, { generateRequestId } from './plugins/request-id.js';
+import securityHeadersPlugin from './plugins/security-headers.js';
+import { healthRoutes } from './modules/health/routes.js';
+import './types.js';
+
+export interface BuildAppOptions {
+  config: Config;
+  db: Db;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, db } = options;
+  const production = config.nodeEnv === 'production';
+  const app = Fastify({
+    loggerInstance: (options.logger ?? createLogger(config.logLevel)) as FastifyBaseLogger,
+    genReqId: generateRequestId,
+    requestIdLogLabel: 'requestId',
+    // X-Forwarded-* are believed only from these peers (empty list: from nobody).
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    bodyLimit: config.bodyLimitBytes,
+    // Both default to 0 (no limit) in Fastify: a slow client could hold a socket forever.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: {
+        // Reject unknown properties (the schemas say additionalProperties: false) instead
+        // of silently dropping them, which is Fastify's default.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('config', config);
+  app.decorate('db', db);
+  app.decorate('metrics', options.metrics ?? createMetrics());
+
+  await app.register(errorsPlugin, { exposeInternals: config.nodeEnv === 'development' });
+  await app.register(requestIdPlugin);
+  await app.register(securityHeadersPlugin, { production });
+  await app.register(corsPlugin, {
+    allowedOrigins: config.allowedOrigins,
+    allowShopifyAdminOrigins: config.allowShopifyAdminOrigins,
+  });
+  await app.register(metricsPlugin, {
+    metrics: app.metrics,
+    allowedIps: config.metricsAllowedIps,
+    token: config.metricsToken,
+  });
+  await app.register(rateLimitPlugin, {
+    db,
+    max: config.rateLimitMax,
+    windowMs: config.rateLimitWindowMs,
+    prefilterMax: config.rateLimitPrefilterMax,
+    metrics: app.metrics,
+  });
+  await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl });
+
+  await app.register(healthRoutes);
+  return app as unknown as FastifyInstance;
+}

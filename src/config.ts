@@ -1,0 +1,227 @@
+// The only module that reads process.env. Everything else receives a Config.
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const Environment = Type.Union([
+  Type.Literal('development'),
+  Type.Literal('test'),
+  Type.Literal('production'),
+]);
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+);
+
+const ConfigSchema = Type.Object(
+  {
+    nodeEnv: Environment,
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    /** Absent: `npm start` / `npm test` run an embedded Postgres. */
+    databaseUrl: Type.Optional(Type.String({ minLength: 1 })),
+    databasePoolSize: Type.Integer({ minimum: 1, maximum: 200 }),
+    publicBaseUrl: Type.String({ pattern: '^https?://[^/]+$' }),
+    allowedOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' })),
+    allowShopifyAdminOrigins: Type.Boolean(),
+    trustProxy: Type.Array(Type.String({ minLength: 1 })),
+    allowedForwardedHosts: Type.Array(Type.String({ minLength: 1 })),
+    logLevel: LogLevel,
+    bodyLimitBytes: Type.Integer({ minimum: 1024 }),
+    requestTimeoutMs: Type.Integer({ minimum: 1 }),
+    connectionTimeoutMs: Type.Integer({ minimum: 1 }),
+    keepAliveTimeoutMs: Type.Integer({ minimum: 1 }),
+    metricsToken: Type.Optional(Type.String()),
+    metricsAllowedIps: Type.Array(Type.String({ minLength: 1 })),
+    rateLimitMax: Type.Integer({ minimum: 1 }),
+    rateLimitWindowMs: Type.Integer({ minimum: 1000 }),
+    rateLimitPrefilterMax: Type.Integer({ minimum: 1 }),
+    jwtSecret: Type.String(),
+    ipHashSecret: Type.String(),
+    workerConcurrency: Type.Integer({ minimum: 1, maximum: 100 }),
+    embeddedPostgresPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    embeddedPostgresDir: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type Env = Record<string, string | undefined>;
+
+/** Secrets that must be strong in production. Name → config key. */
+const SECRETS = {
+  JWT_SECRET: 'jwtSecret',
+  IP_HASH_SECRET: 'ipHashSecret',
+  METRICS_TOKEN: 'metricsToken',
+} as const satisfies Record<string, keyof Config>;
+
+const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN']);
+const MIN_SECRET_BYTES = 32;
+// Values copied from docs and examples; a secret equal to (or built from) one of them is not a secret.
+const PLACEHOLDER_PATTERNS = [
+  /change[-_ ]?me/i,
+  /replace[-_ ]?me/i,
+  /placeholder/i,
+  /^(secret|password|changeit|example|default|test|dev|development)+$/i,
+  /^x+$/i,
+  /^(.)\1+$/, // one repeated character
+  /your[-_ ]?(secret|key|token)/i,
+];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** Why a secret value is unacceptable in production, or null when it is fine. */
+export function weakSecretReason(value: string | undefined): string | null {
+  if (value === undefined || value === '') return 'is missing';
+  if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) return `is shorter than ${MIN_SECRET_BYTES} bytes`;
+  if (PLACEHOLDER_PATTERNS.some((p) => p.test(value))) return 'is a known placeholder value';
+  return null;
+}
+
+/**
+ * Build the configuration from an environment (process.env unless given).
+ * Throws ConfigError naming the offending variable.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = (env.NODE_ENV ?? 'development') as Config['nodeEnv'];
+  if (!['development', 'test', 'production'].includes(nodeEnv)) {
+    throw new ConfigError(`NODE_ENV must be development, test or production, got "${env.NODE_ENV}"`);
+  }
+  const production = nodeEnv === 'production';
+
+  if (production) {
+    for (const [name] of Object.entries(SECRETS)) {
+      if (OPTIONAL_SECRETS.has(name) && (env[name] === undefined || env[name] === '')) continue;
+      const reason = weakSecretReason(env[name]);
+      if (reason) throw new ConfigError(`${name} ${reason}; refusing to start in production`);
+    }
+    if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL is missing; refusing to start in production');
+    if (!env.PUBLIC_BASE_URL) throw new ConfigError('PUBLIC_BASE_URL is missing; refusing to start in production');
+  }
+
+  const port = int(env, 'PORT', 3000);
+  const host = env.HOST || '127.0.0.1';
+  const candidate: Config = {
+    nodeEnv,
+    host,
+    port,
+    databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10),
+    publicBaseUrl: (env.PUBLIC_BASE_URL || `http://${host}:${port}`).replace(/\/+$/, ''),
+    allowedOrigins: list(env.ALLOWED_ORIGINS),
+    allowShopifyAdminOrigins: bool(env, 'ALLOW_SHOPIFY_ADMIN_ORIGINS', false),
+    trustProxy: list(env.TRUST_PROXY),
+    allowedForwardedHosts: list(env.ALLOWED_FORWARDED_HOSTS).map((h) => h.toLowerCase()),
+    logLevel: (env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info')) as Config['logLevel'],
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000),
+    connectionTimeoutMs: int(env, 'CONNECTION_TIMEOUT_MS', 10_000),
+    keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000),
+    metricsToken: env.METRICS_TOKEN || undefined,
+    metricsAllowedIps: list(env.METRICS_ALLOWED_IPS ?? '127.0.0.1,::1'),
+    rateLimitMax: int(env, 'RATE_LIMIT_MAX', 300),
+    rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000),
+    rateLimitPrefilterMax: int(env, 'RATE_LIMIT_PREFILTER_MAX', 1_000),
+    // Outside production a missing secret gets a per-process random value: safe, just not persistent.
+    jwtSecret: env.JWT_SECRET || devSecret(),
+    ipHashSecret: env.IP_HASH_SECRET || devSecret(),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 4),
+    embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 54329),
+    embeddedPostgresDir: env.EMBEDDED_PG_DIR || '.data/postgres',
+  };
+
+  if (!Value.Check(ConfigSchema, candidate)) {
+    const first = Value.Errors(ConfigSchema, candidate).First();
+    const key = first?.path.replace(/^\//, '').split('/')[0] ?? '';
+    throw new ConfigError(`${envNameOf(key)} is invalid: ${first?.message ?? 'unknown error'}`);
+  }
+  return candidate;
+}
+
+function devSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}
+
+const ENV_NAMES: Record<string, string> = {
+  nodeEnv: 'NODE_ENV',
+  host: 'HOST',
+  port: 'PORT',
+  databaseUrl: 'DATABASE_URL',
+  databasePoolSize: 'DATABASE_POOL_SIZE',
+  publicBaseUrl: 'PUBLIC_BASE_URL',
+  allowedOrigins: 'ALLOWED_ORIGINS',
+  allowShopifyAdminOrigins: 'ALLOW_SHOPIFY_ADMIN_ORIGINS',
+  trustProxy: 'TRUST_PROXY',
+  allowedForwardedHosts: 'ALLOWED_FORWARDED_HOSTS',
+  logLevel: 'LOG_LEVEL',
+  bodyLimitBytes: 'BODY_LIMIT_BYTES',
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
+  connectionTimeoutMs: 'CONNECTION_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
+  metricsToken: 'METRICS_TOKEN',
+  metricsAllowedIps: 'METRICS_ALLOWED_IPS',
+  rateLimitMax: 'RATE_LIMIT_MAX',
+  rateLimitWindowMs: 'RATE_LIMIT_WINDOW_MS',
+  rateLimitPrefilterMax: 'RATE_LIMIT_PREFILTER_MAX',
+  jwtSecret: 'JWT_SECRET',
+  ipHashSecret: 'IP_HASH_SECRET',
+  workerConcurrency: 'WORKER_CONCURRENCY',
+  embeddedPostgresPort: 'EMBEDDED_PG_PORT',
+  embeddedPostgresDir: 'EMBEDDED_PG_DIR',
+};
+
+function envNameOf(key: string): string {
+  return ENV_NAMES[key] ?? key;
+}
+
+/** Test-only knobs, read here so that test helpers never touch process.env themselves. */
+export interface TestSettings {
+  /** A superuser connection to the server the tests may use (set by the developer or CI). */
+  databaseUrl?: string;
+  /** Set by scripts/test.ts for the tap processes it starts. */
+  adminUrl?: string;
+  templateDatabase?: string;
+  rolePasswords?: string;
+  keepDatabases: boolean;
+}
+
+export function loadTestSettings(env: Env = process.env): TestSettings {
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    adminUrl: env.PIGEON_TEST_ADMIN_URL || undefined,
+    templateDatabase: env.PIGEON_TEST_TEMPLATE || undefined,
+    rolePasswords: env.PIGEON_TEST_ROLE_PASSWORDS || undefined,
+    keepDatabases: bool(env, 'PIGEON_TEST_KEEP_DATABASES', false),
+  };
+}
+
+/** Environment handed to child processes (tap, benchmarks), from the same single reader. */
+export function inheritedEnv(extra: Record<string, string>): Env {
+  return { ...process.env, ...extra };
+}

@@ -1,0 +1,64 @@
+// Table types, one interface per table, as Kysely's example app does.
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export type MemberRole = 'owner' | 'admin' | 'member';
+
+export interface ShopsTable {
+  id: Generated<string>;
+  name: string;
+  shopify_domain: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  password_hash: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface MembershipsTable {
+  shop_id: string;
+  user_id: string;
+  role: MemberRole;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface ShopSettingsTable {
+  shop_id: string;
+  timezone: Generated<string>;
+  quiet_hours_start: Generated<string>;
+  quiet_hours_end: Generated<string>;
+  retention_days: Generated<number>;
+  sender_name: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  shop_id: string | null;
+  user_id: string | null;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  result: 'success' | 'failure' | 'denied';
+  ip_hash: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  metadata: Generated<Record<string, unknown>>;
+  created_at: Generated<Timestamp>;
+}
+
+export interface Database {
+  'app.shops': ShopsTable;
+  'app.users': UsersTable;
+  'app.memberships': MembershipsTable;
+  'app.shop_settings': ShopSettingsTable;
+  'app.audit_events': AuditEventsTable;
+}

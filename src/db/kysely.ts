@@ -1,0 +1,35 @@
+// One Kysely instance per process role (pigeon_api or pigeon_worker), on a pg pool.
+import { Kysely } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import { TenantContextDialect } from './tenant-driver.js';
+
+export type Db = Kysely<Database>;
+
+export interface CreateDbOptions {
+  connectionString: string;
+  poolSize: number;
+  applicationName: string;
+  /** Server-side limit so a runaway statement cannot hold a connection forever. */
+  statementTimeoutMs?: number;
+  /** An idle pooled connection died (server restart, failover); the pool replaces it. */
+  onIdleClientError?: (error: Error) => void;
+}
+
+export function createPool(options: CreateDbOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+  });
+  // Without a listener, pg re-emits an idle client's error on the pool and the process dies.
+  pool.on('error', options.onIdleClientError ?? (() => {}));
+  return pool;
+}
+
+export function createDb(pool: pg.Pool): Db {
+  return new Kysely<Database>({ dialect: new TenantContextDialect({ pool }) });
+}

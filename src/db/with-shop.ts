@@ -1,0 +1,25 @@
+// The only way to run tenant-scoped statements: a transaction that starts with the shop
+// (and optionally the user) set transaction-locally, so Postgres RLS decides what it sees.
+import type { Transaction } from 'kysely';
+import type { Database } from './database.js';
+import type { Db } from './kysely.js';
+import { InvalidTenantIdError, isUuid, tenantContextStorage, type TenantContext } from './tenant-context.js';
+
+export type Tx = Transaction<Database>;
+
+async function inContext<T>(db: Db, context: TenantContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  // Validate before touching the pool: a bad id must never reach SQL.
+  if (context.shopId !== undefined && !isUuid(context.shopId)) throw new InvalidTenantIdError('shopId');
+  if (context.userId !== undefined && !isUuid(context.userId)) throw new InvalidTenantIdError('userId');
+  return tenantContextStorage.run(context, () => db.transaction().execute(fn));
+}
+
+/** Run fn in a transaction scoped to shopId (and userId when given). */
+export function withShop<T>(db: Db, shopId: string, fn: (tx: Tx) => Promise<T>, userId?: string): Promise<T> {
+  return inContext(db, userId === undefined ? { shopId } : { shopId, userId }, fn);
+}
+
+/** Run fn in a transaction scoped to a user only (their sessions, their memberships). */
+export function withUser<T>(db: Db, userId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return inContext(db, { userId }, fn);
+}

@@ -1,0 +1,43 @@
+// Prometheus metrics shared by the API and the worker of one process.
+import client from 'prom-client';
+
+export interface Metrics {
+  registry: client.Registry;
+  httpRequestDuration: client.Histogram<'method' | 'route' | 'status_code'>;
+  rateLimitRefusals: client.Counter<'scope'>;
+  webhookSignatureFailures: client.Counter<'source'>;
+  jobOutcomes: client.Counter<'task' | 'outcome'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'pigeon_' });
+  return {
+    registry,
+    httpRequestDuration: new client.Histogram({
+      name: 'pigeon_http_request_duration_seconds',
+      help: 'HTTP request duration by route template and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    rateLimitRefusals: new client.Counter({
+      name: 'pigeon_rate_limit_refusals_total',
+      help: 'Requests refused by a rate limit, by limiter scope',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    webhookSignatureFailures: new client.Counter({
+      name: 'pigeon_webhook_signature_failures_total',
+      help: 'Webhook requests refused for a bad, missing or stale signature, by sender',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    jobOutcomes: new client.Counter({
+      name: 'pigeon_job_outcomes_total',
+      help: 'graphile-worker job outcomes by task: success, error (will retry), failed (no attempts left)',
+      labelNames: ['task', 'outcome'],
+      registers: [registry],
+    }),
+  };
+}

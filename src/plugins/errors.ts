@@ -1,0 +1,80 @@
+// One error envelope for every response: {"error": {code, message, requestId, details?}}.
+// Fastify's default handler echoes error.message (which can hold SQL), so it is replaced.
+import fp from 'fastify-plugin';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../lib/app-error.js';
+import { isDatabaseError, mapDatabaseError } from '../db/errors.js';
+import { InvalidTenantIdError } from '../db/tenant-context.js';
+
+export interface ErrorBody {
+  error: { code: string; message: string; requestId: string; details?: unknown };
+}
+
+// Fastify's own client errors, by their code: safe, fixed messages.
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported content type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'BAD_REQUEST', message: 'Invalid content length' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'BAD_REQUEST', message: 'Body cannot be empty when content-type is application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' },
+  FST_ERR_BAD_URL: { status: 400, code: 'BAD_REQUEST', message: 'Malformed URL' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST', message: 'Bad request' },
+  FST_ERR_NOT_FOUND: { status: 404, code: 'NOT_FOUND', message: 'Route not found' },
+};
+
+function validationDetails(error: FastifyError): Array<{ field: string; message: string }> {
+  return (error.validation ?? []).map((v) => {
+    const params = v.params as Record<string, unknown> | undefined;
+    let field = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
+    if (params?.missingProperty) field = field ? `${field}.${String(params.missingProperty)}` : String(params.missingProperty);
+    if (params?.additionalProperty) field = field ? `${field}.${String(params.additionalProperty)}` : String(params.additionalProperty);
+    const location = error.validationContext ?? 'body';
+    return { field: field ? `${location}.${field}` : location, message: v.message ?? 'is invalid' };
+  });
+}
+
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof InvalidTenantIdError) return new AppError(404, 'NOT_FOUND', 'Resource not found');
+  const fe = error as FastifyError;
+  if (fe && Array.isArray(fe.validation)) {
+    return new AppError(400, 'VALIDATION_FAILED', 'The request is invalid', validationDetails(fe));
+  }
+  if (isDatabaseError(error)) return mapDatabaseError(error);
+  const known = fe?.code ? FASTIFY_CLIENT_ERRORS[fe.code] : undefined;
+  if (known) return new AppError(known.status, known.code, known.message);
+  if (typeof fe?.statusCode === 'number' && fe.statusCode === 429) {
+    return new AppError(429, 'RATE_LIMITED', 'Too many requests');
+  }
+  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new AppError(fe.statusCode, 'BAD_REQUEST', 'Bad request');
+  }
+  return new AppError(500, 'INTERNAL_ERROR', 'Internal error');
+}
+
+export function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
+  const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: String(request.id) } };
+  if (error.details !== undefined) body.error.details = error.details;
+  return body;
+}
+
+export default fp(
+  async (app, opts: { exposeInternals: boolean }) => {
+    app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+      const appError = toAppError(error);
+      if (appError.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ code: appError.code, status: appError.statusCode }, 'request refused');
+      const body = errorBody(request, appError);
+      if (opts.exposeInternals && appError.statusCode >= 500 && error instanceof Error) {
+        // Development only: what went wrong, to save a trip to the logs.
+        body.error.details = { debug: error.message, stack: error.stack };
+      }
+      for (const [name, value] of Object.entries(appError.headers)) reply.header(name, value);
+      return reply.code(appError.statusCode).send(body);
+    });
+    app.setNotFoundHandler(async (request, reply) => {
+      return reply.code(404).send(errorBody(request, new AppError(404, 'NOT_FOUND', 'Route not found')));
+    });
+  },
+  { name: 'errors' },
+);

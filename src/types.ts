@@ -1,0 +1,14 @@
+// Fastify decorations shared by every module.
+import type { Config } from './config.js';
+import type { Db } from './db/kysely.js';
+import type { Metrics } from './metrics.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Db;
+    metrics: Metrics;
+  }
+}
+
+export {};

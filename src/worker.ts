@@ -1,0 +1,90 @@
+// The graphile-worker process: tasks from tasks/, the crontab beside them, graceful
+// shutdown that lets running jobs finish. `npm run start:worker` runs it on its own.
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { Logger as WorkerLogger, run, type Runner } from 'graphile-worker';
+import closeWithGrace from 'close-with-grace';
+import type { Logger } from 'pino';
+import { loadConfig } from './config.js';
+import { createDb, createPool } from './db/kysely.js';
+import { createLogger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { CRONTAB_FILE, loadTaskList } from './task-list.js';
+import { setWorkerDb, setWorkerMetrics } from './worker-context.js';
+
+export interface StartWorkerOptions {
+  connectionString: string;
+  concurrency: number;
+  poolSize: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Tests run jobs without the maintenance crontab. */
+  crontab?: boolean;
+}
+
+function workerLogger(logger: Logger): WorkerLogger {
+  return new WorkerLogger((scope) => (level, message, meta) => {
+    const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'debug' ? 'debug' : 'info';
+    logger[method]({ scope: { label: scope.label, taskIdentifier: scope.taskIdentifier, jobId: scope.jobId }, ...meta }, message);
+  });
+}
+
+export interface StartedWorker {
+  runner: Runner;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<StartedWorker> {
+  const pool = createPool({ connectionString: options.connectionString, poolSize: options.poolSize, applicationName: 'pigeon-worker' });
+  const db = createDb(pool);
+  setWorkerDb(db);
+  setWorkerMetrics(options.metrics);
+  const taskList = await loadTaskList();
+  const runner = await run({
+    pgPool: pool,
+    concurrency: options.concurrency,
+    taskList,
+    crontab: options.crontab === false ? '' : await readFile(CRONTAB_FILE, 'utf8'),
+    noHandleSignals: true,
+    logger: workerLogger(options.logger),
+  });
+  const outcome = (task: string, result: string) => options.metrics.jobOutcomes.inc({ task, outcome: result });
+  runner.events.on('job:success', ({ job }) => outcome(job.task_identifier, 'success'));
+  runner.events.on('job:error', ({ job }) => outcome(job.task_identifier, 'error'));
+  runner.events.on('job:failed', ({ job }) => outcome(job.task_identifier, 'failed'));
+  return {
+    runner,
+    async stop() {
+      // Waits for running jobs to finish; new jobs are not picked up meanwhile.
+      await runner.stop();
+      setWorkerDb(undefined);
+      await db.destroy();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  if (!config.databaseUrl) throw new Error('DATABASE_URL must be set to the pigeon_worker connection string (or use `npm start`)');
+  const worker = await startWorker({
+    connectionString: config.databaseUrl,
+    concurrency: config.workerConcurrency,
+    poolSize: config.workerConcurrency + 2,
+    logger,
+    metrics: createMetrics(),
+  });
+  logger.info({ concurrency: config.workerConcurrency }, 'worker started');
+  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'worker shutting down after an error');
+    else logger.info({ signal }, 'worker shutting down, letting running jobs finish');
+    await worker.stop();
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
