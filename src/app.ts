@@ -29,7 +29,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const app = Fastify({
     loggerInstance: (options.logger ?? createLogger(config.logLevel)) as FastifyBaseLogger,
     genReqId: generateRequestId,
-    requestIdLogLabel: 'requestId',
     // X-Forwarded-* are believed only from these peers (empty list: from nobody).
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     bodyLimit: config.bodyLimitBytes,

@@ -26,7 +26,10 @@ export function createPool(options: CreateDbOptions): pg.Pool {
     statement_timeout: options.statementTimeoutMs ?? 30_000,
   });
   // Without a listener, pg re-emits an idle client's error on the pool and the process dies.
-  pool.on('error', options.onIdleClientError ?? (() => {}));
+  const onError = options.onIdleClientError ?? (() => {});
+  pool.on('error', onError);
+  // A checked-out client whose connection dies also emits 'error'; its query rejects anyway.
+  pool.on('connect', (client) => client.on('error', onError));
   return pool;
 }
 

@@ -165,6 +165,8 @@ async function migrateGraphileWorker(client: pg.ClientBase, connectionString: st
     // Connect as the migrating user but act as the worker role for the whole session.
     ...(rows[0]!.is_worker ? {} : { options: `-c role=${WORKER_ROLE}` }),
   });
+  pool.on('error', () => {});
+  pool.on('connect', (c) => c.on('error', () => {}));
   try {
     await runGraphileWorkerMigrations({ pgPool: pool, logger: silentLogger });
   } finally {

@@ -29,14 +29,18 @@ export const REDACT_PATHS = [
 
 export const REDACTED = '[redacted]';
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// Quantifiers are bounded so that scrubbing stays linear on hostile input (no ReDoS).
+const EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}/g;
 // E.164 and common national formats: 8+ digits with optional +, spaces, dots, dashes, parentheses.
-const PHONE = /(?<![\w/])\+?\d[\d\s().-]{6,}\d(?![\w/])/g;
+const PHONE = /(?<![\w/])\+?\d[\d\s().-]{6,24}\d(?![\w/])/g;
 // Bearer tokens, JWTs and long opaque tokens in free text.
 const BEARER = /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+// Longer strings are cut before scrubbing: logs are not the place for bulk data.
+const MAX_LOGGED_STRING = 4096;
 
-export function redactString(value: string): string {
+export function redactString(input: string): string {
+  const value = input.length > MAX_LOGGED_STRING ? `${input.slice(0, MAX_LOGGED_STRING)}…[${input.length - MAX_LOGGED_STRING} more chars]` : input;
   return value
     .replace(BEARER, `Bearer ${REDACTED}`)
     .replace(JWT, REDACTED)

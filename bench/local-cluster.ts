@@ -1,0 +1,59 @@
+// A database for benchmarks: DATABASE_URL (a superuser URL) or a throwaway embedded Postgres.
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { loadTestSettings } from '../src/config.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { prepareLocalDatabase, type RoleUrls } from '../src/db/local-database.js';
+
+export interface BenchDatabase extends RoleUrls {
+  superuser: string;
+  close(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function benchDatabase(name: string): Promise<BenchDatabase> {
+  const settings = loadTestSettings();
+  let superuserUrl = settings.databaseUrl;
+  let stop = async () => {};
+  if (!superuserUrl) {
+    const dataDir = path.resolve('.data', `bench-postgres-${process.pid}`);
+    const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), superuserPassword: randomBytes(18).toString('base64url') });
+    superuserUrl = embedded.superuserUrl;
+    stop = async () => {
+      await embedded.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+  }
+  const p = () => randomBytes(18).toString('base64url');
+  const admin = new pg.Client({ connectionString: superuserUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists ${admin.escapeIdentifier(name)} with (force)`);
+  await admin.end();
+  const urls = await prepareLocalDatabase(superuserUrl, name, { owner: p(), api: p(), worker: p() });
+  const su = new URL(superuserUrl);
+  su.pathname = `/${name}`;
+  return {
+    ...urls,
+    superuser: su.toString(),
+    async close() {
+      const c = new pg.Client({ connectionString: superuserUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`);
+      await c.end();
+      await stop();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// The cost of the tenant transaction. Four routes, measured in one run with autocannon:
+//   /health/live       no database
+//   /bench/bare        the select on a plain pool connection (no transaction, no RLS)
+//   /bench/naive       BEGIN / set_config / select / COMMIT: four round trips, RLS
+//   /bench/with-shop   withShop(): BEGIN+set_config in one round trip, select, COMMIT; RLS
+// Prints one JSON object: requests/s and p99 (ms) per route, and the ratios to bare.
+import autocannon from 'autocannon';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDb, createPool } from '../src/db/kysely.js';
+import { withShop } from '../src/db/with-shop.js';
+import { createLogger } from '../src/logger.js';
+import { benchDatabase } from './local-cluster.js';
+
+const DURATION_S = Number(process.argv[2] ?? 10);
+const CONNECTIONS = 20;
+const POOL_SIZE = 10;
+const EVENTS_PER_SHOP = 5_000;
+
+const database = await benchDatabase('pigeon_bench_tenant_tx');
+const setup = new pg.Client({ connectionString: database.superuser });
+await setup.connect();
+const shopA = randomUUID();
+const shopB = randomUUID();
+for (const shop of [shopA, shopB]) {
+  await setup.query('insert into app.shops (id, name) values ($1, $2)', [shop, 'bench']);
+  await setup.query(
+    `insert into app.audit_events (shop_id, action, result, created_at)
+       select $1, 'bench.event', 'success', now() - (g || ' seconds')::interval from generate_series(1, $2) g`,
+    [shop, EVENTS_PER_SHOP],
+  );
+}
+await setup.query('analyze');
+await setup.end();
+
+const apiPool = createPool({ connectionString: database.api, poolSize: POOL_SIZE, applicationName: 'bench-api' });
+const db = createDb(apiPool);
+// The baseline runs the same statement on a connection where RLS does not apply.
+const barePool = createPool({ connectionString: database.superuser, poolSize: POOL_SIZE, applicationName: 'bench-bare' });
+const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
+  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(),
+  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', PORT: '0' });
+const app = await buildApp({ config, db, logger: createLogger('warn') });
+
+const SELECT = `select id, action, created_at from app.audit_events where shop_id = $1 order by created_at desc limit 20`;
+let n = 0;
+const nextShop = () => (n++ % 2 === 0 ? shopA : shopB);
+
+app.get('/bench/bare', async () => (await barePool.query(SELECT, [nextShop()])).rows);
+app.get('/bench/naive', async () => {
+  const client = await apiPool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`select set_config('app.shop_id', $1, true)`, [nextShop()]);
+    const { rows } = await client.query(SELECT.replace('$1', 'app.current_shop_id()'));
+    await client.query('commit');
+    return rows;
+  } finally {
+    client.release();
+  }
+});
+app.get('/bench/with-shop', async () => {
+  const shop = nextShop();
+  return withShop(db, shop, async (tx) =>
+    tx.selectFrom('app.audit_events').select(['id', 'action', 'created_at']).where('shop_id', '=', shop).orderBy('created_at', 'desc').limit(20).execute(),
+  );
+});
+await app.listen({ host: '127.0.0.1', port: 0 });
+const { port } = app.server.address() as { port: number };
+
+async function measure(path: string) {
+  // Warm up connections and plans, then measure.
+  await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration: 2 });
+  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration: DURATION_S });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: Math.round(result.requests.average), p99Ms: result.latency.p99, p50Ms: result.latency.p50 };
+}
+
+const results: Record<string, { rps: number; p99Ms: number; p50Ms: number }> = {};
+for (const path of ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop']) results[path] = await measure(path);
+await app.close();
+await db.destroy();
+await barePool.end();
+await database.close();
+
+const bare = results['/bench/bare']!.rps;
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'tenant-transaction',
+      durationSeconds: DURATION_S,
+      connections: CONNECTIONS,
+      poolSize: POOL_SIZE,
+      results,
+      ratioWithShopToBare: Number((results['/bench/with-shop']!.rps / bare).toFixed(3)),
+      ratioNaiveToBare: Number((results['/bench/naive']!.rps / bare).toFixed(3)),
+    },
+    null,
+    2,
+  ),
+);

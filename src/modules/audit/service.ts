@@ -1,0 +1,41 @@
+// The audit log: append-only rows written inside the caller's transaction.
+import { sql } from 'kysely';
+import type { Tx } from '../../db/with-shop.js';
+
+export interface AuditEventInput {
+  shopId: string | null;
+  userId?: string | null;
+  action: string;
+  resourceType?: string;
+  resourceId?: string;
+  result: 'success' | 'failure' | 'denied';
+  ipHash?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+  /** Never secrets or PII: ids, counts, reasons. */
+  metadata?: Record<string, unknown>;
+}
+
+export async function recordAuditEvent(tx: Tx, event: AuditEventInput): Promise<void> {
+  await tx
+    .insertInto('app.audit_events')
+    .values({
+      shop_id: event.shopId,
+      user_id: event.userId ?? null,
+      action: event.action,
+      resource_type: event.resourceType ?? null,
+      resource_id: event.resourceId ?? null,
+      result: event.result,
+      ip_hash: event.ipHash ?? null,
+      user_agent: event.userAgent?.slice(0, 512) ?? null,
+      request_id: event.requestId ?? null,
+      metadata: event.metadata ?? {},
+    })
+    .execute();
+}
+
+/** Removes the current shop's events older than `before`; returns how many. */
+export async function purgeAuditEventsBefore(tx: Tx, before: Date): Promise<number> {
+  const { rows } = await sql<{ purged: number }>`select app_private.purge_audit_events(${before}) as purged`.execute(tx);
+  return rows[0]?.purged ?? 0;
+}
