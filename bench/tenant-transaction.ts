@@ -4,16 +4,19 @@
 //   /bench/naive       BEGIN / set_config / select / COMMIT: four round trips, RLS
 //   /bench/with-shop   withShop(): BEGIN+set_config in one round trip, select, COMMIT; RLS
 // Prints one JSON object: requests/s and p99 (ms) per route, and the ratios to bare.
-import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createDb, createPool } from '../src/db/kysely.js';
+import { createDb, createPool, type Db } from '../src/db/kysely.js';
 import { withShop } from '../src/db/with-shop.js';
 import { createLogger } from '../src/logger.js';
 import { benchDatabase } from './local-cluster.js';
 
+const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const DURATION_S = Number(process.argv[2] ?? 10);
 const CONNECTIONS = 20;
 const POOL_SIZE = 10;
@@ -44,45 +47,86 @@ const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: database.api, 
   RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', PORT: '0' });
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 
-const SELECT = `select id, action, created_at from app.audit_events where shop_id = $1 order by created_at desc limit 20`;
 let n = 0;
 const nextShop = () => (n++ % 2 === 0 ? shopA : shopB);
+// The same Kysely query in every variant, so only the transaction handling differs.
+const newestEvents = (executor: Db, shop: string) =>
+  executor.selectFrom('app.audit_events').select(['id', 'action', 'created_at']).where('shop_id', '=', shop).orderBy('created_at', 'desc').limit(20).execute();
+const bareDb = createDb(barePool);
+// Benchmark routes are exempt from the rate limiter: its store would add a statement per request.
+const exempt = { config: { rateLimit: false } } as const;
 
-app.get('/bench/bare', async () => (await barePool.query(SELECT, [nextShop()])).rows);
-app.get('/bench/naive', async () => {
+app.get('/bench/bare', exempt, async () => newestEvents(bareDb, nextShop()));
+app.get('/bench/naive', exempt, async () => {
+  const shop = nextShop();
+  return db.connection().execute(async (conn) => {
+    await sql`begin`.execute(conn);
+    await sql`select set_config('app.shop_id', ${shop}, true)`.execute(conn);
+    const rows = await newestEvents(conn, shop);
+    await sql`commit`.execute(conn);
+    return rows;
+  });
+});
+app.get('/bench/with-shop', exempt, async () => {
+  const shop = nextShop();
+  return withShop(db, shop, (tx) => newestEvents(tx, shop));
+});
+app.get('/bench/raw-one-trip', exempt, async () => {
+  const shop = nextShop();
   const client = await apiPool.connect();
   try {
-    await client.query('begin');
-    await client.query(`select set_config('app.shop_id', $1, true)`, [nextShop()]);
-    const { rows } = await client.query(SELECT.replace('$1', 'app.current_shop_id()'));
+    await client.query(`begin; select set_config('app.shop_id', '${shop}', true)`);
+    const { rows } = await client.query('select id, action, created_at from app.audit_events where shop_id = $1 order by created_at desc limit 20', [shop]);
     await client.query('commit');
     return rows;
   } finally {
     client.release();
   }
 });
-app.get('/bench/with-shop', async () => {
-  const shop = nextShop();
-  return withShop(db, shop, async (tx) =>
-    tx.selectFrom('app.audit_events').select(['id', 'action', 'created_at']).where('shop_id', '=', shop).orderBy('created_at', 'desc').limit(20).execute(),
-  );
+app.get('/bench/raw-bare', exempt, async () => {
+  const client = await barePool.connect();
+  try {
+    const { rows } = await client.query('select id, action, created_at from app.audit_events where shop_id = $1 order by created_at desc limit 20', [nextShop()]);
+    return rows;
+  } finally {
+    client.release();
+  }
 });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const { port } = app.server.address() as { port: number };
 
+// autocannon runs in its own process so that the load generator does not share the
+// server's event loop.
+function autocannon(path: string, seconds: number): Promise<{ requests: { average: number }; latency: { p99: number; p50: number }; non2xx: number; errors: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [autocannonBin, '--json', '-c', String(CONNECTIONS), '-d', String(seconds), `http://127.0.0.1:${port}${path}`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', () => {
+      try {
+        resolve(JSON.parse(out));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
 async function measure(path: string) {
-  // Warm up connections and plans, then measure.
-  await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration: 2 });
-  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration: DURATION_S });
+  await autocannon(path, 2); // warm up connections and plans
+  const result = await autocannon(path, DURATION_S);
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: Math.round(result.requests.average), p99Ms: result.latency.p99, p50Ms: result.latency.p50 };
 }
 
 const results: Record<string, { rps: number; p99Ms: number; p50Ms: number }> = {};
-for (const path of ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop']) results[path] = await measure(path);
+for (const path of ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/raw-bare', '/bench/raw-one-trip']) results[path] = await measure(path);
 await app.close();
 await db.destroy();
-await barePool.end();
+await bareDb.destroy();
 await database.close();
 
 const bare = results['/bench/bare']!.rps;

@@ -6,7 +6,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Task, TaskList } from 'graphile-worker';
 
 export const TASKS_DIR = fileURLToPath(new URL('../tasks/', import.meta.url));
-export const CRONTAB_FILE = path.join(TASKS_DIR, 'crontab');
+// At the repository root, beside tasks/ (graphile-worker's default place), so the CLI
+// does not try to load it as a task.
+export const CRONTAB_FILE = fileURLToPath(new URL('../crontab', import.meta.url));
 const TASK_FILE = /^([A-Za-z0-9_-]+)\.(ts|js|mjs)$/;
 
 export async function loadTaskList(dir = TASKS_DIR): Promise<TaskList> {

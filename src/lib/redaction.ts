@@ -52,6 +52,17 @@ export function redactString(input: string): string {
 export function redactValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactString(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    // Error fields are not enumerable: copy the ones worth logging, scrubbed.
+    const e = value as Error & { code?: unknown; statusCode?: unknown };
+    return {
+      type: e.name,
+      message: redactString(e.message),
+      stack: e.stack ? redactString(e.stack) : undefined,
+      code: typeof e.code === 'string' ? e.code : undefined,
+      statusCode: typeof e.statusCode === 'number' ? e.statusCode : undefined,
+    };
+  }
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
   if (value instanceof Date || Buffer.isBuffer(value)) return value;
   const out: Record<string, unknown> = {};
