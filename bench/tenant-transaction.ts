@@ -2,8 +2,11 @@
 //   /health/live       no database
 //   /bench/bare        the select on a plain pool connection (no transaction, no RLS)
 //   /bench/naive       BEGIN / set_config / select / COMMIT: four round trips, RLS
-//   /bench/with-shop   withShop(): BEGIN+set_config in one round trip, select, COMMIT; RLS
-// Prints one JSON object: requests/s and p99 (ms) per route, and the ratios to bare.
+//   /bench/with-shop   withShop() on the API's pipelined pool: BEGIN+set_config travel with
+//                      the select (one round trip), then COMMIT; RLS
+// Usage: npm run bench:tenant-tx -- [seconds per run=5] [pool size=10] [rounds=4]
+// Prints one JSON object: median requests/s and p99 (ms) per route over interleaved
+// rounds, and the ratios to bare.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { sql } from 'kysely';
@@ -17,9 +20,10 @@ import { createLogger } from '../src/logger.js';
 import { benchDatabase } from './local-cluster.js';
 
 const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-const DURATION_S = Number(process.argv[2] ?? 10);
+const DURATION_S = Number(process.argv[2] ?? 5);
+const ROUNDS = Number(process.argv[4] ?? 4);
 const CONNECTIONS = 20;
-const POOL_SIZE = 10;
+const POOL_SIZE = Number(process.argv[3] ?? 10);
 const EVENTS_PER_SHOP = 5_000;
 
 const database = await benchDatabase('pigeon_bench_tenant_tx');
@@ -38,7 +42,7 @@ for (const shop of [shopA, shopB]) {
 await setup.query('analyze');
 await setup.end();
 
-const apiPool = createPool({ connectionString: database.api, poolSize: POOL_SIZE, applicationName: 'bench-api' });
+const apiPool = createPool({ connectionString: database.api, poolSize: POOL_SIZE, applicationName: 'bench-api', pipeline: true });
 const db = createDb(apiPool);
 // The baseline runs the same statement on a connection where RLS does not apply.
 const barePool = createPool({ connectionString: database.superuser, poolSize: POOL_SIZE, applicationName: 'bench-bare' });
@@ -71,26 +75,11 @@ app.get('/bench/with-shop', exempt, async () => {
   const shop = nextShop();
   return withShop(db, shop, (tx) => newestEvents(tx, shop));
 });
-app.get('/bench/raw-one-trip', exempt, async () => {
+// The same withShop on a pool without pipeline mode: what pipelining the start saves.
+const plainDb = createDb(createPool({ connectionString: database.api, poolSize: POOL_SIZE, applicationName: 'bench-api-plain' }));
+app.get('/bench/with-shop-unpipelined', exempt, async () => {
   const shop = nextShop();
-  const client = await apiPool.connect();
-  try {
-    await client.query(`begin; select set_config('app.shop_id', '${shop}', true)`);
-    const { rows } = await client.query('select id, action, created_at from app.audit_events where shop_id = $1 order by created_at desc limit 20', [shop]);
-    await client.query('commit');
-    return rows;
-  } finally {
-    client.release();
-  }
-});
-app.get('/bench/raw-bare', exempt, async () => {
-  const client = await barePool.connect();
-  try {
-    const { rows } = await client.query('select id, action, created_at from app.audit_events where shop_id = $1 order by created_at desc limit 20', [nextShop()]);
-    return rows;
-  } finally {
-    client.release();
-  }
+  return withShop(plainDb, shop, (tx) => newestEvents(tx, shop));
 });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const { port } = app.server.address() as { port: number };
@@ -115,17 +104,32 @@ function autocannon(path: string, seconds: number): Promise<{ requests: { averag
   });
 }
 
-async function measure(path: string) {
-  await autocannon(path, 2); // warm up connections and plans
-  const result = await autocannon(path, DURATION_S);
+async function measure(path: string, seconds: number) {
+  const result = await autocannon(path, seconds);
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: Math.round(result.requests.average), p99Ms: result.latency.p99, p50Ms: result.latency.p50 };
+  return { rps: result.requests.average, p99Ms: result.latency.p99 };
 }
 
-const results: Record<string, { rps: number; p99Ms: number; p50Ms: number }> = {};
-for (const path of ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/raw-bare', '/bench/raw-one-trip']) results[path] = await measure(path);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+// Rounds interleave the routes so that drift of this (virtual) machine hits all of them alike.
+const PATHS = ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/with-shop-unpipelined'];
+for (const path of PATHS) await measure(path, 2); // warm up connections, plans and the JIT
+const samples: Record<string, Array<{ rps: number; p99Ms: number }>> = Object.fromEntries(PATHS.map((p) => [p, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const path of PATHS) samples[path]!.push(await measure(path, DURATION_S));
+}
+const results = Object.fromEntries(
+  PATHS.map((p) => [p, { rps: Math.round(median(samples[p]!.map((s) => s.rps))), p99Ms: median(samples[p]!.map((s) => s.p99Ms)) }]),
+);
+const perRound = (path: string) => samples[path]!.map((s, i) => Number((s.rps / samples['/bench/bare']![i]!.rps).toFixed(3)));
 await app.close();
 await db.destroy();
+await plainDb.destroy();
 await bareDb.destroy();
 await database.close();
 
@@ -134,12 +138,16 @@ console.log(
   JSON.stringify(
     {
       benchmark: 'tenant-transaction',
-      durationSeconds: DURATION_S,
+      rounds: ROUNDS,
+      secondsPerRun: DURATION_S,
       connections: CONNECTIONS,
       poolSize: POOL_SIZE,
       results,
       ratioWithShopToBare: Number((results['/bench/with-shop']!.rps / bare).toFixed(3)),
       ratioNaiveToBare: Number((results['/bench/naive']!.rps / bare).toFixed(3)),
+      ratioUnpipelinedWithShopToBare: Number((results['/bench/with-shop-unpipelined']!.rps / bare).toFixed(3)),
+      ratioWithShopToBarePerRound: perRound('/bench/with-shop'),
+      ratioNaiveToBarePerRound: perRound('/bench/naive'),
     },
     null,
     2,

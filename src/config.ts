@@ -144,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     connectionTimeoutMs: int(env, 'CONNECTION_TIMEOUT_MS', 10_000),
     keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000),
     metricsToken: env.METRICS_TOKEN || undefined,
-    metricsAllowedIps: list(env.METRICS_ALLOWED_IPS ?? '127.0.0.1,::1'),
+    metricsAllowedIps: list(env.METRICS_ALLOWED_IPS || '127.0.0.1,::1'),
     rateLimitMax: int(env, 'RATE_LIMIT_MAX', 300),
     rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000),
     rateLimitPrefilterMax: int(env, 'RATE_LIMIT_PREFILTER_MAX', 1_000),

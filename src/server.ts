@@ -16,7 +16,7 @@ export interface StartedServer {
 }
 
 export async function startApiServer(config: Config, connectionString: string, logger: Logger, metrics?: Metrics): Promise<StartedServer> {
-  const pool = createPool({ connectionString, poolSize: config.databasePoolSize, applicationName: 'pigeon-api' });
+  const pool = createPool({ connectionString, poolSize: config.databasePoolSize, applicationName: 'pigeon-api', pipeline: true });
   const db = createDb(pool);
   const app = await buildApp({ config, db, logger, ...(metrics ? { metrics } : {}) });
   await app.listen({ host: config.host, port: config.port });

@@ -12,6 +12,12 @@ export interface CreateDbOptions {
   applicationName: string;
   /** Server-side limit so a runaway statement cannot hold a connection forever. */
   statementTimeoutMs?: number;
+  /**
+   * pg's pipeline mode: queries queued on a client are sent without waiting for the previous
+   * answer. Used by the API pool so a transaction's start travels with its first statement.
+   * Not for graphile-worker's pool (it holds LISTEN connections and its own query patterns).
+   */
+  pipeline?: boolean;
   /** An idle pooled connection died (server restart, failover); the pool replaces it. */
   onIdleClientError?: (error: Error) => void;
 }
@@ -24,6 +30,8 @@ export function createPool(options: CreateDbOptions): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
+    // pg >= 8.23; not yet in @types/pg.
+    ...({ pipeline: options.pipeline === true } as object),
   });
   // Without a listener, pg re-emits an idle client's error on the pool and the process dies.
   const onError = options.onIdleClientError ?? (() => {});
@@ -34,5 +42,6 @@ export function createPool(options: CreateDbOptions): pg.Pool {
 }
 
 export function createDb(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new TenantContextDialect({ pool }) });
+  const pipelined = (pool.options as { pipeline?: boolean }).pipeline === true;
+  return new Kysely<Database>({ dialect: new TenantContextDialect({ pool, pipelineTransactionStart: pipelined }) });
 }

@@ -10,26 +10,68 @@ import {
 } from 'kysely';
 import { tenantContextSql, tenantContextStorage } from './tenant-context.js';
 
+export interface TenantContextDialectConfig extends PostgresDialectConfig {
+  /**
+   * The pool's clients run in pg's pipeline mode: BEGIN + set_config is sent without
+   * waiting, so it travels with the transaction's first statement (one round trip fewer).
+   */
+  pipelineTransactionStart?: boolean;
+}
+
+// BEGIN + set_config sent but not yet confirmed, per connection (pipeline mode only).
+const pendingStarts = new WeakMap<DatabaseConnection, Promise<unknown>>();
+
 class TenantContextDriver extends PostgresDriver {
+  constructor(private readonly pipelined: boolean, config: PostgresDialectConfig) {
+    super(config);
+  }
+
   override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const context = tenantContextStorage.getStore();
     const setContext = context ? tenantContextSql(context) : '';
     let begin = 'begin';
     if (settings.isolationLevel) begin += ` isolation level ${settings.isolationLevel}`;
     if (settings.accessMode) begin += ` ${settings.accessMode}`;
-    // One round trip: a multi-statement simple query (no parameters) runs BEGIN and
-    // set_config(..., true) together; the setting dies with the transaction.
-    await connection.executeQuery(CompiledQuery.raw(setContext ? `${begin}; ${setContext}` : begin));
+    // A multi-statement simple query (no parameters) runs BEGIN and set_config(..., true)
+    // together; the setting dies with the transaction.
+    const started = connection.executeQuery(CompiledQuery.raw(setContext ? `${begin}; ${setContext}` : begin));
+    if (!this.pipelined) {
+      await started;
+      return;
+    }
+    // Pipelined: the first statement is queued right behind it on the same connection and
+    // Postgres runs them in order. If the start failed, statements see no tenant (RLS
+    // matches nothing) and the commit below fails, so Kysely rolls back and rethrows.
+    started.catch(() => {});
+    pendingStarts.set(connection, started);
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const started = pendingStarts.get(connection);
+    if (started) {
+      pendingStarts.delete(connection);
+      await started;
+    }
+    await super.commitTransaction(connection);
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const started = pendingStarts.get(connection);
+    if (started) {
+      pendingStarts.delete(connection);
+      await started.catch(() => {});
+    }
+    await super.rollbackTransaction(connection);
   }
 }
 
 export class TenantContextDialect extends PostgresDialect {
-  readonly #config: PostgresDialectConfig;
-  constructor(config: PostgresDialectConfig) {
+  readonly #config: TenantContextDialectConfig;
+  constructor(config: TenantContextDialectConfig) {
     super(config);
     this.#config = config;
   }
   override createDriver(): Driver {
-    return new TenantContextDriver(this.#config);
+    return new TenantContextDriver(this.#config.pipelineTransactionStart === true, this.#config);
   }
 }

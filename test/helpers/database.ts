@@ -35,7 +35,8 @@ export async function createTestDatabase(t: Teardown, options: { apiPoolSize?: n
   const apiUrl = urlForRole(cluster.adminUrl, ROLES.api, cluster.passwords.api, name);
   const workerUrl = urlForRole(cluster.adminUrl, ROLES.worker, cluster.passwords.worker, name);
   const admin = new pg.Pool({ connectionString: adminUrl, max: 2 });
-  const apiPool = createPool({ connectionString: apiUrl, poolSize: options.apiPoolSize ?? 5, applicationName: 'pigeon-test-api' });
+  // Pipelined like the API's pool (src/server.ts), so the tests exercise that path.
+  const apiPool = createPool({ connectionString: apiUrl, poolSize: options.apiPoolSize ?? 5, applicationName: 'pigeon-test-api', pipeline: true });
   const workerPool = createPool({ connectionString: workerUrl, poolSize: 5, applicationName: 'pigeon-test-worker' });
   const apiDb = createDb(apiPool);
   const workerDb = createDb(workerPool);
