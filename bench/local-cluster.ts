@@ -1,27 +1,16 @@
 // A database for benchmarks: DATABASE_URL (a superuser URL) or a throwaway embedded Postgres.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { loadTestSettings } from '../src/config.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { prepareLocalDatabase, type RoleUrls } from '../src/db/local-database.js';
+import { freePort } from '../test/helpers/free-port.js';
 
 export interface BenchDatabase extends RoleUrls {
   superuser: string;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function benchDatabase(name: string): Promise<BenchDatabase> {

@@ -2,21 +2,10 @@
 // cold (empty data directory: initdb, roles, migrations) and warm (the same directory again).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { inheritedEnv } from '../src/config.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../test/helpers/free-port.js';
 
 async function timeToReady(dataDir: string): Promise<number> {
   const port = await freePort();

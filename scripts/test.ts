@@ -3,24 +3,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { inheritedEnv, loadTestSettings } from '../src/config.js';
 import { ensureRoles } from '../src/db/bootstrap.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { prepareTemplate, randomPasswords } from '../test/helpers/cluster.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../test/helpers/free-port.js';
 
 async function main(): Promise<number> {
   const settings = loadTestSettings();

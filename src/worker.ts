@@ -2,7 +2,7 @@
 // shutdown that lets running jobs finish. `npm run start:worker` runs it on its own.
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { Logger as WorkerLogger, run, type Runner } from 'graphile-worker';
+import { Logger as WorkerLogger, run, type Runner, type TaskList } from 'graphile-worker';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { loadConfig } from './config.js';
@@ -20,6 +20,8 @@ export interface StartWorkerOptions {
   metrics: Metrics;
   /** Tests run jobs without the maintenance crontab. */
   crontab?: boolean;
+  /** Tests add probe tasks to the project's own. */
+  extraTasks?: TaskList;
 }
 
 function workerLogger(logger: Logger): WorkerLogger {
@@ -39,7 +41,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
   const db = createDb(pool);
   setWorkerDb(db);
   setWorkerMetrics(options.metrics);
-  const taskList = await loadTaskList();
+  const taskList = { ...(await loadTaskList()), ...options.extraTasks };
   const runner = await run({
     pgPool: pool,
     concurrency: options.concurrency,

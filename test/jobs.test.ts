@@ -107,6 +107,35 @@ t.test('the worker process runs jobs and shuts down gracefully', async (t) => {
   t.equal(rows[0].n, 1);
 });
 
+t.test('a graceful shutdown lets a running job finish', async (t) => {
+  let started!: () => void;
+  const jobStarted = new Promise<void>((resolve) => (started = resolve));
+  const worker = await startWorker({
+    connectionString: db.workerUrl,
+    concurrency: 1,
+    poolSize: 3,
+    logger: createLogger('silent'),
+    metrics: createMetrics(),
+    crontab: false,
+    extraTasks: {
+      slow_probe: async (payload) => {
+        const { shopId } = payload as { shopId: string };
+        started();
+        await new Promise((r) => setTimeout(r, 500));
+        await withShop(db.workerDb, shopId, (tx) =>
+          tx.insertInto('app.audit_events').values({ shop_id: shopId, action: 'probe.finished', result: 'success' }).execute(),
+        );
+      },
+    },
+  });
+  await withShop(db.apiDb, shopA, (tx) => addJob(tx, 'slow_probe', { shopId: shopA }));
+  await jobStarted;
+  await worker.stop(); // asked to stop while the job is mid-way
+  const { rows } = await db.admin.query(`select count(*)::int as n from app.audit_events where action = 'probe.finished'`);
+  t.equal(rows[0].n, 1, 'the running job completed its work');
+  t.same(await jobs(), [], 'and was marked done, not left locked or failed');
+});
+
 function silent(): Logger {
   return new Logger(() => () => {});
 }
