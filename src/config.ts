@@ -38,6 +38,8 @@ const ConfigSchema = Type.Object(
     jwtSecret: Type.String(),
     ipHashSecret: Type.String(),
     workerConcurrency: Type.Integer({ minimum: 1, maximum: 100 }),
+    /** A separate worker process serves its own /metrics here (0 = not at all). */
+    workerMetricsPort: Type.Integer({ minimum: 0, maximum: 65535 }),
     embeddedPostgresPort: Type.Integer({ minimum: 1, maximum: 65535 }),
     embeddedPostgresDir: Type.String({ minLength: 1 }),
   },
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret: env.JWT_SECRET || devSecret(),
     ipHashSecret: env.IP_HASH_SECRET || devSecret(),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 4),
+    workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 0),
     embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 54329),
     embeddedPostgresDir: env.EMBEDDED_PG_DIR || '.data/postgres',
   };
@@ -192,6 +195,7 @@ const ENV_NAMES: Record<string, string> = {
   jwtSecret: 'JWT_SECRET',
   ipHashSecret: 'IP_HASH_SECRET',
   workerConcurrency: 'WORKER_CONCURRENCY',
+  workerMetricsPort: 'WORKER_METRICS_PORT',
   embeddedPostgresPort: 'EMBEDDED_PG_PORT',
   embeddedPostgresDir: 'EMBEDDED_PG_DIR',
 };

@@ -5,10 +5,12 @@ import { pathToFileURL } from 'node:url';
 import { Logger as WorkerLogger, run, type Runner, type TaskList } from 'graphile-worker';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
-import { loadConfig } from './config.js';
+import { createServer, type Server } from 'node:http';
+import { loadConfig, type Config } from './config.js';
 import { createDb, createPool } from './db/kysely.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { metricsAccess } from './plugins/metrics.js';
 import { CRONTAB_FILE, loadTaskList } from './task-list.js';
 import { setWorkerDb, setWorkerMetrics } from './worker-context.js';
 
@@ -65,21 +67,52 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
   };
 }
 
+/**
+ * A worker running on its own serves GET /metrics (job outcomes by task and process
+ * metrics) on WORKER_METRICS_PORT, with the API's access rule. Not behind any proxy, so the
+ * socket address is the client.
+ */
+async function serveWorkerMetrics(config: Config, metrics: Metrics, logger: Logger): Promise<Server | undefined> {
+  if (config.workerMetricsPort === 0) return undefined;
+  const mayRead = metricsAccess(config.metricsAllowedIps, config.metricsToken);
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND","message":"Route not found"}}');
+      return;
+    }
+    if (!mayRead(request.socket.remoteAddress ?? '', request.headers.authorization)) {
+      response.writeHead(403, { 'content-type': 'application/json' }).end('{"error":{"code":"FORBIDDEN","message":"Metrics are not available to this client"}}');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => response.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(body),
+      () => response.writeHead(500).end(),
+    );
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve) => server.listen(config.workerMetricsPort, config.host, resolve));
+  logger.info({ port: config.workerMetricsPort }, 'worker metrics listening');
+  return server;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   if (!config.databaseUrl) throw new Error('DATABASE_URL must be set to the pigeon_worker connection string (or use `npm start`)');
+  const metrics = createMetrics();
   const worker = await startWorker({
     connectionString: config.databaseUrl,
     concurrency: config.workerConcurrency,
     poolSize: config.workerConcurrency + 2,
     logger,
-    metrics: createMetrics(),
+    metrics,
   });
+  const metricsServer = await serveWorkerMetrics(config, metrics, logger);
   logger.info({ concurrency: config.workerConcurrency }, 'worker started');
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'worker shutting down after an error');
     else logger.info({ signal }, 'worker shutting down, letting running jobs finish');
+    metricsServer?.close();
     await worker.stop();
   });
 }

@@ -12,10 +12,19 @@ function tokenMatches(expected: string, presented: string | undefined): boolean 
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Who may read metrics: an allowed address, or the holder of the metrics token. */
+export function metricsAccess(allowedIps: string[], token: string | undefined): (ip: string, authorization: string | undefined) => boolean {
+  const isAllowedAddress = proxyAddr.compile(allowedIps);
+  return (ip, authorization) => {
+    const bearer = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice(7) : undefined;
+    return isAllowedAddress(ip, 0) || (token !== undefined && tokenMatches(token, bearer));
+  };
+}
+
 export default fp(
   async (app, opts: { metrics: Metrics; allowedIps: string[]; token: string | undefined }) => {
     const { metrics } = opts;
-    const isAllowedAddress = proxyAddr.compile(opts.allowedIps);
+    const mayRead = metricsAccess(opts.allowedIps, opts.token);
 
     app.addHook('onResponse', async (request, reply) => {
       // The route template, never the raw URL: ids must not explode label cardinality.
@@ -27,11 +36,7 @@ export default fp(
     });
 
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-      const header = request.headers.authorization;
-      const bearer = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
-      const allowed =
-        isAllowedAddress(request.ip, 0) || (opts.token !== undefined && tokenMatches(opts.token, bearer));
-      if (!allowed) throw new AppError(403, 'FORBIDDEN', 'Metrics are not available to this client');
+      if (!mayRead(request.ip, request.headers.authorization)) throw new AppError(403, 'FORBIDDEN', 'Metrics are not available to this client');
       reply.header('content-type', metrics.registry.contentType);
       reply.header('cache-control', 'no-store');
       return metrics.registry.metrics();
