@@ -47,6 +47,9 @@ const preset = {
     fileExtensions: ['.ts', '.js', '.mjs', '.cjs'],
     concurrentJobs: config.workerConcurrency,
     maxPoolSize: Math.max(10, config.workerConcurrency + 2),
+    // As in src/worker.ts: batched completions are flushed on shutdown, unbatched are not awaited.
+    completeJobBatchDelay: 0,
+    failJobBatchDelay: 0,
     events,
   },
 };

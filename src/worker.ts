@@ -51,6 +51,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
     crontab: options.crontab === false ? '' : await readFile(CRONTAB_FILE, 'utf8'),
     noHandleSignals: true,
     logger: workerLogger(options.logger),
+    // Unbatched, graphile-worker records a job's completion without awaiting it, so a
+    // shutdown could close the pool first and leave a finished job locked (to run again
+    // when the lock expires). Batched, even with no delay, the shutdown flushes them.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
   const outcome = (task: string, result: string) => options.metrics.jobOutcomes.inc({ task, outcome: result });
   runner.events.on('job:success', ({ job }) => outcome(job.task_identifier, 'success'));

@@ -19,7 +19,7 @@ const taskList = await loadTaskList();
 
 async function jobs(): Promise<Array<{ task_identifier: string; payload: { shopId?: string }; key: string | null; priority: number }>> {
   const { rows } = await db.admin.query(
-    `select t.identifier as task_identifier, j.payload, j.key, j.priority
+    `select t.identifier as task_identifier, j.payload, j.key, j.priority, j.attempts, j.locked_at is not null as locked, j.last_error
        from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id order by j.id`,
   );
   return rows;
