@@ -2,10 +2,12 @@
 -- (DESIGN.md "Database roles"). psql script; safe to run again: it then resets the
 -- passwords and role attributes and leaves everything else as it is.
 --
--- Run it as a superuser (or, on a managed service, the admin role with CREATEROLE and
--- CREATEDB; on PostgreSQL 16+ that role must also be allowed to SET ROLE pigeon_owner to
--- create a database owned by it: `grant pigeon_owner to <admin>` after the first run),
--- connected to the maintenance database `postgres`:
+-- Run it as a superuser, connected to the maintenance database `postgres`. On a managed
+-- service without superuser (RDS and the like) the admin role with CREATEROLE and CREATEDB
+-- works too: it then leaves out the attributes only a superuser may name, checks that the
+-- roles lack them, and grants pigeon_owner to itself (PostgreSQL 16+ requires that to
+-- create a database owned by pigeon_owner). On 16+ it must be the role that created the
+-- three roles, or hold ADMIN on them.
 --
 --   psql -h db -U postgres -d postgres -X \
 --     -v owner_password="$PIGEON_OWNER_PASSWORD" \
@@ -29,7 +31,8 @@
 -- The roles:
 --
 --   pigeon_owner   LOGIN. Owns the database, the schemas app, app_private and
---                  pigeon_migrations, and every application table and function. Runs the
+--                  pigeon_migrations, every application table, and every application
+--                  function except app_private.add_job (see below). Runs the
 --                  migrations (`npm run migrate`) and nothing else: never the login of a
 --                  running server. NOSUPERUSER, NOCREATEDB, NOCREATEROLE, NOBYPASSRLS,
 --                  NOREPLICATION: as a table owner it could switch RLS off, so it must not
@@ -143,9 +146,27 @@ select format('create role %I', r.rolname)
 from (values ('pigeon_owner'), ('pigeon_api'), ('pigeon_worker')) as r(rolname)
 where not exists (select 1 from pg_roles x where x.rolname = r.rolname) \gexec
 
-alter role pigeon_owner  login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password :'owner_password';
-alter role pigeon_api    login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password :'api_password';
-alter role pigeon_worker login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password :'worker_password';
+\if :is_superuser
+  alter role pigeon_owner  login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password :'owner_password';
+  alter role pigeon_api    login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password :'api_password';
+  alter role pigeon_worker login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password :'worker_password';
+\else
+  -- A non-superuser may not even write NOSUPERUSER, NOBYPASSRLS or NOREPLICATION; roles it
+  -- creates lack those attributes anyway, and the check below makes sure of it.
+  alter role pigeon_owner  login nocreatedb nocreaterole password :'owner_password';
+  alter role pigeon_api    login nocreatedb nocreaterole password :'api_password';
+  alter role pigeon_worker login nocreatedb nocreaterole password :'worker_password';
+  -- PostgreSQL 16+ lets it create a database owned by pigeon_owner only if it may SET ROLE
+  -- to pigeon_owner. (It may then also run the migrations with its own login.)
+  grant pigeon_owner to current_user;
+\endif
+select count(*) > 0 as roles_sql_privileged
+from pg_roles
+where rolname in ('pigeon_owner', 'pigeon_api', 'pigeon_worker')
+  and (rolsuper or rolbypassrls or rolreplication or rolcreaterole or rolcreatedb or not rolcanlogin) \gset
+\if :roles_sql_privileged
+  do $$ begin raise exception 'sql/roles.sql: a pigeon role is SUPERUSER, BYPASSRLS, REPLICATION, CREATEROLE or CREATEDB, or cannot log in; a superuser must fix it'; end $$;
+\endif
 
 -- The migrations create graphile_worker's schema as pigeon_worker and hand it add_job.
 grant pigeon_worker to pigeon_owner;
@@ -159,7 +180,7 @@ select format('grant connect, temporary on database %I to pigeon_api, pigeon_wor
 
 \unset QUIET
 select r.rolname as role, r.rolcanlogin as login, r.rolsuper as superuser, r.rolbypassrls as bypassrls,
-       coalesce((select string_agg(m.rolname, ', ') from pg_auth_members am join pg_roles m on m.oid = am.roleid
+       coalesce((select string_agg(distinct m.rolname, ', ') from pg_auth_members am join pg_roles m on m.oid = am.roleid
                  where am.member = r.oid), '') as member_of
 from pg_roles r
 where r.rolname in ('pigeon_owner', 'pigeon_api', 'pigeon_worker')
