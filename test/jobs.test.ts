@@ -74,6 +74,20 @@ t.test('a payload for another shop is refused in SQL', async (t) => {
   t.same(await jobs(), []);
 });
 
+t.test("a shop cannot replace or hold up another shop's jobs by naming their key or queue", async (t) => {
+  await withShop(db.apiDb, shopB, (tx) => addJob(tx, 'shop_retention_apply', { shopId: shopB }, { jobKey: 'shared-key', queueName: 'q' }));
+  // Shop A uses the very same key and queue: in graphile-worker's global namespace this
+  // would replace B's pending job.
+  await withShop(db.apiDb, shopA, (tx) => addJob(tx, 'shop_retention_apply', { shopId: shopA }, { jobKey: 'shared-key', queueName: 'q' }));
+  const queued = await jobs();
+  t.equal(queued.length, 2, "B's job is still there");
+  t.same(queued.map((j) => j.key).sort(), [`${shopA}:shared-key`, `${shopB}:shared-key`].sort());
+  const queues = await db.admin.query(
+    `select distinct q.queue_name from graphile_worker._private_jobs j join graphile_worker._private_job_queues q on q.id = j.job_queue_id order by 1`,
+  );
+  t.same(queues.rows.map((r) => r.queue_name).sort(), [`${shopA}:q`, `${shopB}:q`].sort());
+});
+
 t.test('the API role cannot touch the job tables directly', async (t) => {
   await t.rejects(db.apiPool.query(`select * from graphile_worker._private_jobs`), { code: '42501' });
   await t.rejects(

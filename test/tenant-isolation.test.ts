@@ -82,6 +82,24 @@ t.test('a shop A row cannot reference a shop B row (composite foreign keys)', as
   );
 });
 
+t.test("a user acting in shop A cannot delete or change their membership in shop B", async (t) => {
+  // userA also belongs to shop B; their own membership rows are readable from any shop.
+  await addMember(db.admin, shopB, userA, 'member');
+  for (const context of [shopA, undefined]) {
+    const run = <T>(fn: Parameters<typeof withUser<T>>[2]) =>
+      context ? withShop(db.apiDb, context, fn, userA) : withUser(db.apiDb, userA, fn);
+    const deleted = await run((tx) => tx.deleteFrom('app.memberships').where('shop_id', '=', shopB).where('user_id', '=', userA).executeTakeFirst());
+    t.equal(deleted.numDeletedRows, 0n, `delete refused (${context ? 'in shop A' : 'no shop'})`);
+    const updated = await run((tx) =>
+      tx.updateTable('app.memberships').set({ role: 'owner' }).where('shop_id', '=', shopB).where('user_id', '=', userA).executeTakeFirst(),
+    );
+    t.equal(updated.numUpdatedRows, 0n, `role change refused (${context ? 'in shop A' : 'no shop'})`);
+  }
+  const { rows } = await db.admin.query('select role from app.memberships where shop_id = $1 and user_id = $2', [shopB, userA]);
+  t.same(rows, [{ role: 'member' }], "the membership in shop B is untouched");
+  await db.admin.query('delete from app.memberships where shop_id = $1 and user_id = $2', [shopB, userA]);
+});
+
 t.test('with no shop set nothing is readable', async (t) => {
   const conn = await db.apiPool.connect();
   try {

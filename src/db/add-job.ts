@@ -4,9 +4,14 @@ import { sql } from 'kysely';
 import type { Tx } from './with-shop.js';
 
 export interface AddJobOptions {
-  /** Deduplicates: a second job with the same key replaces (or, with mode, preserves) the first. */
+  /**
+   * Deduplicates within the shop: a second job with the same key replaces (or, with mode,
+   * preserves) the first. Stored as '<shop id>:<key>' by app_private.add_job, so one shop
+   * can never name another's job.
+   */
   jobKey?: string;
   jobKeyMode?: 'replace' | 'preserve_run_at' | 'unsafe_dedupe';
+  /** Jobs in one queue run one at a time; scoped to the shop like jobKey. */
   queueName?: string;
   runAt?: Date;
   maxAttempts?: number;

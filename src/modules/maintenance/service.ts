@@ -14,7 +14,7 @@ export async function scheduleRetentionForAllShops(db: Db): Promise<number> {
   for (const shopId of shopIds) {
     await withShop(db, shopId, (tx) =>
       addJob(tx, 'shop_retention_apply', { shopId }, {
-        jobKey: `shop_retention_apply:${shopId}`,
+        jobKey: 'shop_retention_apply', // scoped to the shop by app_private.add_job
         jobKeyMode: 'preserve_run_at',
         priority: MAINTENANCE_PRIORITY,
         maxAttempts: 5,
