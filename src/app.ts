@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import type { Db } from './db/kysely.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import cookie from '@fastify/cookie';
+import authPlugin from './plugins/auth.js';
 import corsPlugin from './plugins/cors.js';
 import errorsPlugin from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -13,6 +15,7 @@ import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestIdPlugin, { generateRequestId } from './plugins/request-id.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
+import { authRoutes } from './modules/auth/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import './types.js';
 
@@ -65,6 +68,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     allowedIps: config.metricsAllowedIps,
     token: config.metricsToken,
   });
+  await app.register(cookie);
   await app.register(rateLimitPlugin, {
     db,
     max: config.rateLimitMax,
@@ -72,8 +76,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     prefilterMax: config.rateLimitPrefilterMax,
     metrics: app.metrics,
   });
+  // After the rate limiter's prefilter (cheap refusals first), before the routes' limits.
+  await app.register(authPlugin, { config, db });
   await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl });
 
   await app.register(healthRoutes);
+  await app.register(authRoutes);
   return app as unknown as FastifyInstance;
 }

@@ -17,6 +17,9 @@ export interface UsersTable {
   id: Generated<string>;
   email: string;
   password_hash: string | null;
+  failed_login_count: Generated<number>;
+  locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  password_changed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
 }
@@ -55,7 +58,42 @@ export interface AuditEventsTable {
   created_at: Generated<Timestamp>;
 }
 
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  active_shop_id: string | null;
+  created_at: Generated<Timestamp>;
+  last_used_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_reason: string | null;
+  user_agent_hash: string | null;
+  ip_hash: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  session_id: string;
+  user_id: string;
+  token_hash: Buffer;
+  created_at: Generated<Timestamp>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface NotificationOutboxTable {
+  id: Generated<string>;
+  user_id: string;
+  kind: string;
+  payload: Generated<Record<string, unknown>>;
+  created_at: Generated<Timestamp>;
+  sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface Database {
+  'app.sessions': SessionsTable;
+  'app.refresh_tokens': RefreshTokensTable;
+  'app.notification_outbox': NotificationOutboxTable;
   'app.shops': ShopsTable;
   'app.users': UsersTable;
   'app.memberships': MembershipsTable;

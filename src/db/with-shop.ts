@@ -23,3 +23,11 @@ export function withShop<T>(db: Db, shopId: string, fn: (tx: Tx) => Promise<T>, 
 export function withUser<T>(db: Db, userId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return inContext(db, { userId }, fn);
 }
+
+/**
+ * A transaction with no tenant at all: RLS shows it nothing. For writes that belong to no
+ * shop and no known user, such as the audit row of a failed login for an unknown e-mail.
+ */
+export function withoutTenant<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return inContext(db, {}, fn);
+}

@@ -1,0 +1,170 @@
+// Sign-up, sign-in, refresh, sign-out, and who am I.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../lib/app-error.js';
+import { authOf, requireAuth } from '../../plugins/auth.js';
+import { withShop } from '../../db/with-shop.js';
+import { login, logout, refresh, signup, type ClientInfo, type IssuedSession } from './service.js';
+
+export const REFRESH_COOKIE = 'pigeon_refresh';
+const REFRESH_COOKIE_PATH = '/api/v1/auth';
+
+const Email = Type.String({ format: 'email', minLength: 3, maxLength: 320 });
+// Length is checked by the policy (12-128); the schema only bounds what is hashed.
+const Password = Type.String({ minLength: 1, maxLength: 1024 });
+const User = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() }, { additionalProperties: false });
+const Shop = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() }, { additionalProperties: false });
+const ErrorResponse = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String(), details: Type.Optional(Type.Unknown()) }),
+});
+
+function clientInfo(request: FastifyRequest): ClientInfo {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined, requestId: String(request.id) };
+}
+
+const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
+
+export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, db } = app;
+  const secureCookie = config.nodeEnv !== 'development';
+
+  function issue(reply: FastifyReply, session: IssuedSession): { accessToken: string; expiresIn: number } {
+    const accessToken = app.jwt.sign({ sub: session.userId, sid: session.sessionId, shop: session.shopId, role: session.role, typ: 'access' });
+    reply.setCookie(REFRESH_COOKIE, session.refreshToken, {
+      httpOnly: true,
+      secure: secureCookie,
+      sameSite: 'strict',
+      path: REFRESH_COOKIE_PATH,
+      maxAge: config.refreshTokenTtlSeconds,
+    });
+    reply.header('Cache-Control', 'no-store');
+    return { accessToken, expiresIn: config.accessTokenTtlSeconds };
+  }
+
+  app.post(
+    '/api/v1/auth/signup',
+    {
+      config: { rateLimit: { max: 3, timeWindow: '1 hour', keyGenerator: byIp, failClosed: true } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Create a user, their first shop and an owner membership',
+        body: Type.Object({ email: Email, password: Password, shopName: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: {
+          201: Type.Object({ user: User, shop: Shop, accessToken: Type.String(), expiresIn: Type.Integer() }, { additionalProperties: false }),
+          400: ErrorResponse,
+          409: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await signup(db, config, request.body, clientInfo(request));
+      const tokens = issue(reply, result);
+      return reply.code(201).send({ user: { id: result.userId, email: result.email }, shop: { id: result.shopId, name: result.shopName }, ...tokens });
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: { rateLimit: { max: 5, timeWindow: '15 minutes', keyGenerator: byIp, failClosed: true } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with e-mail and password; sets the refresh cookie',
+        body: Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }), password: Password }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), user: User, shop: Shop }, { additionalProperties: false }),
+          401: ErrorResponse,
+          423: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await login(db, config, request.body, clientInfo(request));
+      if (!outcome.ok) {
+        if (outcome.reason === 'locked') {
+          throw new AppError(423, 'ACCOUNT_LOCKED', 'The account is locked after repeated failed sign-ins', undefined, {
+            'Retry-After': String(outcome.retryAfterSeconds),
+          });
+        }
+        // One answer for an unknown e-mail and a wrong password.
+        throw new AppError(401, 'INVALID_CREDENTIALS', 'E-mail or password is incorrect');
+      }
+      const tokens = issue(reply, outcome.session);
+      return { ...tokens, user: { id: outcome.session.userId, email: outcome.email }, shop: { id: outcome.session.shopId, name: outcome.shopName } };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/refresh',
+    {
+      config: { rateLimit: { max: 30, timeWindow: '1 minute', keyGenerator: byIp } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Rotate the refresh cookie and get a new access token',
+        response: { 200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer() }, { additionalProperties: false }), 401: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const token = request.cookies[REFRESH_COOKIE];
+      if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) throw new AppError(401, 'UNAUTHENTICATED', 'Missing or invalid refresh token');
+      const outcome = await refresh(db, config, token, clientInfo(request));
+      if (!outcome.ok) {
+        reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+        throw new AppError(401, 'UNAUTHENTICATED', 'Missing or invalid refresh token');
+      }
+      return issue(reply, outcome.session);
+    },
+  );
+
+  for (const [url, everywhere] of [['/api/v1/auth/logout', false], ['/api/v1/auth/logout-all', true]] as const) {
+    app.post(
+      url,
+      {
+        preHandler: requireAuth,
+        schema: {
+          tags: ['auth'],
+          summary: everywhere ? 'Revoke every session of the user' : 'Revoke this session',
+          security: [{ bearerAuth: [] }],
+          response: { 204: Type.Null(), 401: ErrorResponse },
+        },
+      },
+      async (request, reply) => {
+        const auth = authOf(request);
+        await logout(db, config, auth.userId, auth.sessionId, clientInfo(request), everywhere);
+        reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+        return reply.code(204).send(null);
+      },
+    );
+  }
+
+  app.get(
+    '/api/v1/me',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['auth'],
+        summary: 'The user, the current shop and the role',
+        security: [{ bearerAuth: [] }],
+        response: {
+          200: Type.Object({ user: User, shop: Shop, role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]) }, { additionalProperties: false }),
+          401: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const auth = authOf(request);
+      return withShop(
+        db,
+        auth.shopId,
+        async (tx) => {
+          const user = await tx.selectFrom('app.users').select(['id', 'email']).where('id', '=', auth.userId).executeTakeFirstOrThrow();
+          const shop = await tx.selectFrom('app.shops').select(['id', 'name']).where('id', '=', auth.shopId).executeTakeFirstOrThrow();
+          return { user, shop, role: auth.role };
+        },
+        auth.userId,
+      );
+    },
+  );
+};

@@ -1,0 +1,223 @@
+// Identity, written as the attacks: enumeration, brute force, token forgery, refresh theft.
+import t from 'tap';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { createTestDatabase } from './helpers/database.js';
+import { buildTestApp, STRONG_SECRET } from './helpers/app.js';
+
+const db = await createTestDatabase(t);
+// Cheap argon2 parameters keep the suite fast; the policy and the code paths are the same.
+const env = { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', RATE_LIMIT_MAX: '100000', JWT_ISSUER: 'pigeon-test', JWT_AUDIENCE: 'pigeon-test-api' };
+const { app, rawLogs } = await buildTestApp(t, db.apiDb, env);
+
+const PASSWORD = 'correct horse battery staple';
+let ipCounter = 0;
+// Each call from its own address, so the per-IP limits stay out of the way unless tested.
+const nextIp = () => `198.51.100.${(ipCounter++ % 250) + 1}`;
+
+async function signup(email = `${randomUUID()}@example.test`, password = PASSWORD) {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: nextIp(), payload: { email, password, shopName: 'Acme' } });
+  return { res, email, body: res.json() };
+}
+
+function refreshCookieOf(res: LightMyRequestResponse): string | undefined {
+  const cookies = res.cookies as Array<{ name: string; value: string }>;
+  return cookies.find((c) => c.name === 'pigeon_refresh')?.value;
+}
+
+function login(email: string, password: string, remoteAddress = nextIp()) {
+  return app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress, payload: { email, password } });
+}
+
+const me = (token: string, instance: FastifyInstance = app) => instance.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } });
+
+function forge(header: Record<string, unknown>, payload: Record<string, unknown>, secret = STRONG_SECRET, alg = 'sha256'): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${enc(header)}.${enc(payload)}`;
+  const signature = alg === 'none' ? '' : createHmac(alg, secret).update(body).digest('base64url');
+  return `${body}.${signature}`;
+}
+
+t.test('signup creates user, shop and owner membership together, and a strict refresh cookie', async (t) => {
+  const { res, email, body } = await signup();
+  t.equal(res.statusCode, 201);
+  t.same(Object.keys(body).sort(), ['accessToken', 'expiresIn', 'shop', 'user']);
+  t.equal(body.user.email, email);
+  t.equal(body.expiresIn, 900);
+  const claims = app.jwt.decode<{ iat: number; exp: number; iss: string; aud: string; typ: string }>(body.accessToken)!;
+  t.equal(claims.exp - claims.iat, 900, 'the access token lives 15 minutes');
+  t.same([claims.iss, claims.aud, claims.typ], ['pigeon-test', 'pigeon-test-api', 'access']);
+  const cookie = (res.cookies as Array<Record<string, unknown>>).find((c) => c.name === 'pigeon_refresh')!;
+  t.ok(cookie.httpOnly, 'HttpOnly');
+  t.ok(cookie.secure, 'Secure outside development');
+  t.equal(cookie.sameSite, 'Strict');
+  t.equal(cookie.path, '/api/v1/auth');
+  const { rows } = await db.admin.query(
+    `select m.role, s.name, (select count(*)::int from app.shop_settings where shop_id = s.id) as settings
+       from app.memberships m join app.shops s on s.id = m.shop_id where m.user_id = $1`,
+    [body.user.id],
+  );
+  t.same(rows, [{ role: 'owner', name: 'Acme', settings: 1 }]);
+  const who = await me(body.accessToken);
+  t.equal(who.statusCode, 200);
+  t.same(who.json(), { user: body.user, shop: body.shop, role: 'owner' });
+  t.equal(who.headers['cache-control'], 'no-store');
+});
+
+t.test('the password policy is enforced at signup', async (t) => {
+  for (const [password, reason] of [
+    ['short-pass1', 'too_short'],
+    ['x'.repeat(129), 'too_long'],
+  ] as const) {
+    const { res, body } = await signup(undefined, password);
+    t.equal(res.statusCode, 400, reason);
+    t.equal(body.error.code, 'WEAK_PASSWORD');
+    t.ok(body.error.details.reasons.includes(reason), reason);
+  }
+  const email = `someone.unique@example.test`;
+  const { res, body } = await signup(email, 'someone.unique-is-my-password');
+  t.equal(res.statusCode, 400, 'a password containing the e-mail');
+  t.ok(body.error.details.reasons.includes('contains_email'));
+});
+
+t.test('unknown e-mail and wrong password get the same answer', async (t) => {
+  const { email } = await signup();
+  const unknown = await login(`${randomUUID()}@example.test`, PASSWORD);
+  const wrong = await login(email, 'not the right password at all');
+  t.equal(unknown.statusCode, 401);
+  t.equal(wrong.statusCode, 401);
+  const strip = (r: LightMyRequestResponse) => ({ ...r.json().error, requestId: undefined });
+  t.same(strip(unknown), strip(wrong));
+  t.equal(refreshCookieOf(unknown), undefined);
+});
+
+t.test('lockout: five failures lock the account whatever the address; it is audited and notified', async (t) => {
+  const { email, body } = await signup();
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await login(email, `wrong password number ${i}`)).statusCode);
+  t.same(statuses, [401, 401, 401, 401, 423], 'rotating addresses does not help');
+  const locked = await login(email, PASSWORD);
+  t.equal(locked.statusCode, 423, 'even the right password is refused while locked');
+  t.equal(locked.json().error.code, 'ACCOUNT_LOCKED');
+  t.ok(Number(locked.headers['retry-after']) > 1700, 'Retry-After about 30 minutes');
+  const outbox = await db.admin.query(`select kind from app.notification_outbox where user_id = $1`, [body.user.id]);
+  t.same(outbox.rows, [{ kind: 'account.locked' }]);
+  const audit = await db.admin.query(`select action, result from app.audit_events where user_id = $1 and action = 'auth.lockout'`, [body.user.id]);
+  t.same(audit.rows, [{ action: 'auth.lockout', result: 'denied' }]);
+  // After the lock expires the right password works and the counter resets.
+  await db.admin.query(`update app.users set locked_until = now() - interval '1 second' where id = $1`, [body.user.id]);
+  t.equal((await login(email, PASSWORD)).statusCode, 200);
+  const { rows } = await db.admin.query(`select failed_login_count from app.users where id = $1`, [body.user.id]);
+  t.equal(rows[0].failed_login_count, 0);
+});
+
+t.test('the per-IP login limit answers 429 with Retry-After', async (t) => {
+  const ip = '203.0.113.99';
+  const codes: number[] = [];
+  for (let i = 0; i < 6; i++) codes.push((await login(`${randomUUID()}@example.test`, 'whatever password', ip)).statusCode);
+  t.same(codes, [401, 401, 401, 401, 401, 429]);
+});
+
+t.test('forged, expired and misdirected access tokens are refused', async (t) => {
+  const { body } = await signup();
+  const valid = app.jwt.decode<Record<string, unknown>>(body.accessToken)!;
+  const now = Math.floor(Date.now() / 1000);
+  const cases: Array<[string, string]> = [
+    ['alg none', forge({ alg: 'none', typ: 'JWT' }, valid, STRONG_SECRET, 'none')],
+    ['HS512 with the right secret', forge({ alg: 'HS512', typ: 'JWT' }, valid, STRONG_SECRET, 'sha512')],
+    ['wrong secret', forge({ alg: 'HS256', typ: 'JWT' }, valid, 'some-other-secret-some-other-secret')],
+    ['wrong audience', forge({ alg: 'HS256', typ: 'JWT' }, { ...valid, aud: 'someone-else' })],
+    ['wrong issuer', forge({ alg: 'HS256', typ: 'JWT' }, { ...valid, iss: 'evil' })],
+    ['expired', forge({ alg: 'HS256', typ: 'JWT' }, { ...valid, iat: now - 3600, exp: now - 1800 })],
+    ['missing sid', forge({ alg: 'HS256', typ: 'JWT' }, { ...valid, sid: undefined })],
+    ['not an access token', forge({ alg: 'HS256', typ: 'JWT' }, { ...valid, typ: 'refresh' })],
+    ['another shop in the claim', forge({ alg: 'HS256', typ: 'JWT' }, { ...valid, shop: randomUUID() })],
+  ];
+  for (const [name, token] of cases) {
+    const res = await me(token);
+    t.equal(res.statusCode, 401, name);
+    t.equal(res.json().error.code, 'UNAUTHENTICATED', name);
+  }
+  // The forging helper is right: the same claims, properly signed, pass.
+  t.equal((await me(forge({ alg: 'HS256', typ: 'JWT' }, valid))).statusCode, 200, 'control: a correctly signed token works');
+});
+
+t.test('a refresh token is never accepted as an access token', async (t) => {
+  const { res } = await signup();
+  const refreshToken = refreshCookieOf(res)!;
+  t.equal((await me(refreshToken)).statusCode, 401);
+});
+
+t.test('refresh rotates; presenting a rotated token revokes the whole family', async (t) => {
+  const { res, body } = await signup();
+  const first = refreshCookieOf(res)!;
+  const rotated = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: first } });
+  t.equal(rotated.statusCode, 200);
+  const second = refreshCookieOf(rotated)!;
+  t.not(second, first);
+  t.equal((await me(rotated.json().accessToken)).statusCode, 200);
+  // An attacker replays the stolen first token (after the grace second for concurrent duplicates).
+  await db.admin.query(`update app.refresh_tokens set rotated_at = rotated_at - interval '5 seconds' where rotated_at is not null`);
+  const replay = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: first } });
+  t.equal(replay.statusCode, 401);
+  const legit = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: second } });
+  t.equal(legit.statusCode, 401, 'the newer token of the family is dead too');
+  t.equal((await me(body.accessToken)).statusCode, 401, "and so are the family's access tokens");
+  const audit = await db.admin.query(`select count(*)::int as n from app.audit_events where user_id = $1 and action = 'auth.refresh_reuse'`, [body.user.id]);
+  t.equal(audit.rows[0].n, 1);
+});
+
+t.test('two parallel refreshes with one token: exactly one succeeds', async (t) => {
+  const { res } = await signup();
+  const token = refreshCookieOf(res)!;
+  const results = await Promise.all(
+    [1, 2].map(() => app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: token } })),
+  );
+  t.same(results.map((r) => r.statusCode).sort(), [200, 401]);
+});
+
+t.test('the database holds no refresh token in clear', async (t) => {
+  const { res, body } = await signup();
+  const token = refreshCookieOf(res)!;
+  const { rows } = await db.admin.query(`select token_hash from app.refresh_tokens where user_id = $1`, [body.user.id]);
+  t.equal(rows.length, 1);
+  t.same(rows[0].token_hash, createHash('sha256').update(token).digest());
+  const dump = await db.admin.query(`select row_to_json(r)::text as j from app.refresh_tokens r union all select row_to_json(s)::text from app.sessions s`);
+  t.notOk(dump.rows.some((r) => r.j.includes(token)), 'the raw token appears nowhere');
+  const users = await db.admin.query(`select password_hash from app.users where id = $1`, [body.user.id]);
+  t.match(users.rows[0].password_hash, /^\$argon2id\$/);
+});
+
+t.test("a revoked session's access token stops working at once", async (t) => {
+  const { body } = await signup();
+  t.equal((await me(body.accessToken)).statusCode, 200);
+  const out = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${body.accessToken}` } });
+  t.equal(out.statusCode, 204);
+  t.equal((await me(body.accessToken)).statusCode, 401);
+});
+
+t.test('logout-all revokes every session of the user', async (t) => {
+  const { email } = await signup();
+  const a = (await login(email, PASSWORD)).json().accessToken;
+  const b = (await login(email, PASSWORD)).json().accessToken;
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: { authorization: `Bearer ${a}` } })).statusCode, 204);
+  t.equal((await me(a)).statusCode, 401);
+  t.equal((await me(b)).statusCode, 401);
+});
+
+t.test('at most 10 live sessions per user: the oldest is revoked', async (t) => {
+  const { email, body } = await signup();
+  for (let i = 0; i < 10; i++) t.equal((await login(email, PASSWORD)).statusCode, 200);
+  t.equal((await me(body.accessToken)).statusCode, 401, 'the signup session was the oldest');
+  const { rows } = await db.admin.query(`select count(*)::int as n from app.sessions where user_id = $1 and revoked_at is null`, [body.user.id]);
+  t.equal(rows[0].n, 10);
+});
+
+t.test('logs hold no password, token or e-mail address', async (t) => {
+  const raw = rawLogs();
+  t.ok(raw.length > 0);
+  t.notMatch(raw, /correct horse/);
+  t.notMatch(raw, /@example\.test/);
+  t.notMatch(raw, /eyJ[A-Za-z0-9_-]{10,}/);
+  t.notMatch(raw, /pigeon_refresh=/);
+});
