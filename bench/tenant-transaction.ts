@@ -2,6 +2,7 @@
 //   /health/live       no database
 //   /bench/bare        the select on a plain pool connection (no transaction, no RLS)
 //   /bench/naive       BEGIN / set_config / select / COMMIT: four round trips, RLS
+//   /bench/authenticated  the with-shop route behind a Bearer token: JWT check + session lookup
 //   /bench/with-shop   withShop() on the API's pipelined pool: BEGIN+set_config travel with
 //                      the select (one round trip), then COMMIT; RLS
 // Usage: npm run bench:tenant-tx -- [seconds per run=5] [pool size=10] [rounds=4]
@@ -16,6 +17,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDb, createPool, type Db } from '../src/db/kysely.js';
 import { withShop } from '../src/db/with-shop.js';
+import { authOf, requireAuth } from '../src/plugins/auth.js';
 import { createLogger } from '../src/logger.js';
 import { benchDatabase } from './local-cluster.js';
 
@@ -71,6 +73,12 @@ app.get('/bench/naive', exempt, async () => {
     return rows;
   });
 });
+// The same select behind authentication: JWT verification and the per-request session and
+// role lookup (app_private.session_role), then withShop for the token's shop.
+app.get('/bench/authenticated', { ...exempt, preHandler: requireAuth }, async (request) => {
+  const { shopId, userId } = authOf(request);
+  return withShop(db, shopId, (tx) => newestEvents(tx, shopId), userId);
+});
 app.get('/bench/with-shop', exempt, async () => {
   const shop = nextShop();
   return withShop(db, shop, (tx) => newestEvents(tx, shop));
@@ -82,13 +90,33 @@ app.get('/bench/with-shop-unpipelined', exempt, async () => {
   return withShop(plainDb, shop, (tx) => newestEvents(tx, shop));
 });
 await app.listen({ host: '127.0.0.1', port: 0 });
+// A real account: signup through the API gives a session and an access token for its shop.
+const signedUp = await app.inject({
+  method: 'POST',
+  url: '/api/v1/auth/signup',
+  payload: { email: 'bench@example.test', password: 'correct horse battery staple', shopName: 'Bench' },
+});
+if (signedUp.statusCode !== 201) throw new Error(`signup failed: ${signedUp.body}`);
+const accessToken = signedUp.json().accessToken as string;
+const benchShop = signedUp.json().shop.id as string;
+{
+  const seed = new pg.Client({ connectionString: database.superuser });
+  await seed.connect();
+  await seed.query(
+    `insert into app.audit_events (shop_id, action, result, created_at)
+       select $1, 'bench.event', 'success', now() - (g || ' seconds')::interval from generate_series(1, $2) g`,
+    [benchShop, EVENTS_PER_SHOP],
+  );
+  await seed.end();
+}
 const { port } = app.server.address() as { port: number };
 
 // autocannon runs in its own process so that the load generator does not share the
 // server's event loop.
 function autocannon(path: string, seconds: number): Promise<{ requests: { average: number }; latency: { p99: number; p50: number }; non2xx: number; errors: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [autocannonBin, '--json', '-c', String(CONNECTIONS), '-d', String(seconds), `http://127.0.0.1:${port}${path}`], {
+    const auth = path === '/bench/authenticated' ? ['-H', `authorization=Bearer ${accessToken}`] : [];
+    const child = spawn(process.execPath, [autocannonBin, '--json', '-c', String(CONNECTIONS), '-d', String(seconds), ...auth, `http://127.0.0.1:${port}${path}`], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let out = '';
@@ -117,7 +145,7 @@ const median = (values: number[]) => {
 };
 
 // Rounds interleave the routes so that drift of this (virtual) machine hits all of them alike.
-const PATHS = ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/with-shop-unpipelined'];
+const PATHS = ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/with-shop-unpipelined', '/bench/authenticated'];
 for (const path of PATHS) await measure(path, 2); // warm up connections, plans and the JIT
 const samples: Record<string, Array<{ rps: number; p99Ms: number }>> = Object.fromEntries(PATHS.map((p) => [p, []]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -145,6 +173,7 @@ console.log(
       results,
       ratioWithShopToBare: Number((results['/bench/with-shop']!.rps / bare).toFixed(3)),
       ratioNaiveToBare: Number((results['/bench/naive']!.rps / bare).toFixed(3)),
+      ratioAuthenticatedToWithShop: Number((results['/bench/authenticated']!.rps / results['/bench/with-shop']!.rps).toFixed(3)),
       ratioUnpipelinedWithShopToBare: Number((results['/bench/with-shop-unpipelined']!.rps / bare).toFixed(3)),
       ratioWithShopToBarePerRound: perRound('/bench/with-shop'),
       ratioNaiveToBarePerRound: perRound('/bench/naive'),
