@@ -2,7 +2,7 @@
 //   /health/live       no database
 //   /bench/bare        the select on a plain pool connection (no transaction, no RLS)
 //   /bench/naive       BEGIN / set_config / select / COMMIT: four round trips, RLS
-//   /bench/authenticated  the with-shop route behind a Bearer token: JWT check + session lookup
+//   /api/v1/bench/authenticated  the with-shop route behind a Bearer token: JWT check + session lookup
 //   /bench/with-shop   withShop() on the API's pipelined pool: BEGIN+set_config travel with
 //                      the select (one round trip), then COMMIT; RLS
 // Usage: npm run bench:tenant-tx -- [seconds per run=5] [pool size=10] [rounds=4]
@@ -75,7 +75,7 @@ app.get('/bench/naive', exempt, async () => {
 });
 // The same select behind authentication: JWT verification and the per-request session and
 // role lookup (app_private.session_role), then withShop for the token's shop.
-app.get('/bench/authenticated', { ...exempt, preHandler: requireAuth }, async (request) => {
+app.get('/api/v1/bench/authenticated', { ...exempt, preHandler: requireAuth }, async (request) => {
   const { shopId, userId } = authOf(request);
   return withShop(db, shopId, (tx) => newestEvents(tx, shopId), userId);
 });
@@ -115,7 +115,7 @@ const { port } = app.server.address() as { port: number };
 // server's event loop.
 function autocannon(path: string, seconds: number): Promise<{ requests: { average: number }; latency: { p99: number; p50: number }; non2xx: number; errors: number }> {
   return new Promise((resolve, reject) => {
-    const auth = path === '/bench/authenticated' ? ['-H', `authorization=Bearer ${accessToken}`] : [];
+    const auth = path === '/api/v1/bench/authenticated' ? ['-H', `authorization=Bearer ${accessToken}`] : [];
     const child = spawn(process.execPath, [autocannonBin, '--json', '-c', String(CONNECTIONS), '-d', String(seconds), ...auth, `http://127.0.0.1:${port}${path}`], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
@@ -145,7 +145,7 @@ const median = (values: number[]) => {
 };
 
 // Rounds interleave the routes so that drift of this (virtual) machine hits all of them alike.
-const PATHS = ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/with-shop-unpipelined', '/bench/authenticated'];
+const PATHS = ['/health/live', '/bench/bare', '/bench/naive', '/bench/with-shop', '/bench/with-shop-unpipelined', '/api/v1/bench/authenticated'];
 for (const path of PATHS) await measure(path, 2); // warm up connections, plans and the JIT
 const samples: Record<string, Array<{ rps: number; p99Ms: number }>> = Object.fromEntries(PATHS.map((p) => [p, []]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -173,7 +173,7 @@ console.log(
       results,
       ratioWithShopToBare: Number((results['/bench/with-shop']!.rps / bare).toFixed(3)),
       ratioNaiveToBare: Number((results['/bench/naive']!.rps / bare).toFixed(3)),
-      ratioAuthenticatedToWithShop: Number((results['/bench/authenticated']!.rps / results['/bench/with-shop']!.rps).toFixed(3)),
+      ratioAuthenticatedToWithShop: Number((results['/api/v1/bench/authenticated']!.rps / results['/bench/with-shop']!.rps).toFixed(3)),
       ratioUnpipelinedWithShopToBare: Number((results['/bench/with-shop-unpipelined']!.rps / bare).toFixed(3)),
       ratioWithShopToBarePerRound: perRound('/bench/with-shop'),
       ratioNaiveToBarePerRound: perRound('/bench/naive'),
