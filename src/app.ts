@@ -15,6 +15,7 @@ import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestIdPlugin, { generateRequestId } from './plugins/request-id.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
+import { auditRoutes } from './modules/audit/routes.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import './types.js';
@@ -82,5 +83,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
+  await app.register(auditRoutes);
   return app as unknown as FastifyInstance;
 }

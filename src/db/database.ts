@@ -1,6 +1,7 @@
 // Table types, one interface per table, as Kysely's example app does.
 import type { ColumnType, Generated } from 'kysely';
 
+// Defaulted by the database on insert (undefined allowed), a Date when read.
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export type MemberRole = 'owner' | 'admin' | 'member';
@@ -9,8 +10,8 @@ export interface ShopsTable {
   id: Generated<string>;
   name: string;
   shopify_domain: string | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface UsersTable {
@@ -20,16 +21,16 @@ export interface UsersTable {
   failed_login_count: Generated<number>;
   locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
   password_changed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface MembershipsTable {
   shop_id: string;
   user_id: string;
   role: MemberRole;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface ShopSettingsTable {
@@ -39,8 +40,8 @@ export interface ShopSettingsTable {
   quiet_hours_end: Generated<string>;
   retention_days: Generated<number>;
   sender_name: string | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface AuditEventsTable {
@@ -55,14 +56,14 @@ export interface AuditEventsTable {
   user_agent: string | null;
   request_id: string | null;
   metadata: Generated<Record<string, unknown>>;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
 }
 
 export interface SessionsTable {
   id: Generated<string>;
   user_id: string;
   active_shop_id: string | null;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   last_used_at: ColumnType<Date, Date | string | undefined, Date | string>;
   expires_at: ColumnType<Date, Date | string, Date | string>;
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
@@ -76,7 +77,7 @@ export interface RefreshTokensTable {
   session_id: string;
   user_id: string;
   token_hash: Buffer;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   expires_at: ColumnType<Date, Date | string, Date | string>;
   rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
@@ -86,7 +87,7 @@ export interface NotificationOutboxTable {
   user_id: string;
   kind: string;
   payload: Generated<Record<string, unknown>>;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 

@@ -1,0 +1,17 @@
+// Opaque list cursors: the sort key of the last item, base64url JSON. Opaque to clients,
+// validated on the way back in (a tampered cursor is a 400, never a SQL error).
+import { AppError } from './app-error.js';
+
+export function encodeCursor(parts: Array<string | number>): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, shape: Array<'string' | 'number'>): Array<string | number> {
+  try {
+    const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(parts) && parts.length === shape.length && parts.every((p, i) => typeof p === shape[i])) return parts as Array<string | number>;
+  } catch {
+    // fall through
+  }
+  throw new AppError(400, 'INVALID_CURSOR', 'The cursor is not valid', { field: 'querystring.cursor' });
+}
