@@ -213,10 +213,49 @@ t.test('at most 10 live sessions per user: the oldest is revoked', async (t) => 
   t.equal(rows[0].n, 10);
 });
 
+t.test("sessions: list your own, revoke your own, another user's session id is 404", async (t) => {
+  const a = await signup();
+  const b = await signup();
+  const second = (await login(a.email, PASSWORD)).json().accessToken as string;
+  const listed = await app.inject({ url: '/api/v1/auth/sessions', headers: { authorization: `Bearer ${a.body.accessToken}` } });
+  t.equal(listed.statusCode, 200);
+  const items = listed.json().items as Array<{ id: string; current: boolean }>;
+  t.equal(items.length, 2);
+  t.equal(items.filter((s) => s.current).length, 1);
+  const bSessions = (await app.inject({ url: '/api/v1/auth/sessions', headers: { authorization: `Bearer ${b.body.accessToken}` } })).json().items;
+  const stolen = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${bSessions[0].id}`, headers: { authorization: `Bearer ${a.body.accessToken}` } });
+  t.equal(stolen.statusCode, 404, "another user's session is not found");
+  t.equal((await me(b.body.accessToken)).statusCode, 200, 'and still works');
+  const other = items.find((s) => !s.current)!;
+  const revoked = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${other.id}`, headers: { authorization: `Bearer ${a.body.accessToken}` } });
+  t.equal(revoked.statusCode, 204);
+  t.equal((await me(second)).statusCode, 401, 'the revoked session is dead at once');
+  t.equal((await me(a.body.accessToken)).statusCode, 200);
+});
+
+t.test('password change needs the current password and signs out every other session', async (t) => {
+  const { email, body } = await signup();
+  const elsewhere = (await login(email, PASSWORD)).json().accessToken as string;
+  const auth = { authorization: `Bearer ${body.accessToken}` };
+  const wrong = await app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: auth, payload: { currentPassword: 'not my password at all', newPassword: 'a brand new passphrase' } });
+  t.equal(wrong.statusCode, 403);
+  t.equal((await me(elsewhere)).statusCode, 200, 'a failed attempt changes nothing');
+  const weak = await app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: auth, payload: { currentPassword: PASSWORD, newPassword: 'short' } });
+  t.equal(weak.statusCode, 400);
+  const ok = await app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: auth, payload: { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' } });
+  t.equal(ok.statusCode, 204);
+  t.equal((await me(elsewhere)).statusCode, 401, 'the other session is revoked');
+  t.equal((await me(body.accessToken)).statusCode, 200, 'this one stays');
+  t.equal((await login(email, PASSWORD)).statusCode, 401, 'the old password no longer works');
+  t.equal((await login(email, 'a brand new passphrase')).statusCode, 200);
+});
+
+// Last, so that it reads the logs of every test above.
 t.test('logs hold no password, token or e-mail address', async (t) => {
   const raw = rawLogs();
   t.ok(raw.length > 0);
   t.notMatch(raw, /correct horse/);
+  t.notMatch(raw, /brand new passphrase/);
   t.notMatch(raw, /@example\.test/);
   t.notMatch(raw, /eyJ[A-Za-z0-9_-]{10,}/);
   t.notMatch(raw, /pigeon_refresh=/);

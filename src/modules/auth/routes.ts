@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { withShop } from '../../db/with-shop.js';
-import { login, logout, refresh, signup, type ClientInfo, type IssuedSession } from './service.js';
+import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, type ClientInfo, type IssuedSession } from './service.js';
 
 export const REFRESH_COOKIE = 'pigeon_refresh';
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
@@ -138,6 +138,70 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     );
   }
+
+  const Session = Type.Object(
+    { id: Type.String(), createdAt: Type.String(), lastUsedAt: Type.String(), expiresAt: Type.String(), current: Type.Boolean() },
+    { additionalProperties: false },
+  );
+
+  app.get(
+    '/api/v1/auth/sessions',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Your live sessions',
+        security: [{ bearerAuth: [] }],
+        response: { 200: Type.Object({ items: Type.Array(Session), nextCursor: Type.Null() }, { additionalProperties: false }), 401: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const auth = authOf(request);
+      // At most MAX_SESSIONS_PER_USER live sessions: one page always holds them all.
+      return { items: await listSessions(db, auth.userId, auth.sessionId), nextCursor: null };
+    },
+  );
+
+  app.delete(
+    '/api/v1/auth/sessions/:id',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke one of your sessions',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), 401: ErrorResponse, 404: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const auth = authOf(request);
+      // Another user's session id looks exactly like a missing one.
+      if (!(await revokeSession(db, config, auth.userId, request.params.id, clientInfo(request)))) throw new AppError(404, 'NOT_FOUND', 'Session not found');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/password',
+    {
+      preHandler: requireAuth,
+      config: { rateLimit: { max: 5, timeWindow: '15 minutes', failClosed: true } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Change your password (needs the current one; signs out every other session)',
+        security: [{ bearerAuth: [] }],
+        body: Type.Object({ currentPassword: Password, newPassword: Password }, { additionalProperties: false }),
+        response: { 204: Type.Null(), 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const auth = authOf(request);
+      const outcome = await changePassword(db, config, auth.userId, auth.sessionId, request.body, clientInfo(request));
+      if (outcome === 'wrong_password') throw new AppError(403, 'WRONG_PASSWORD', 'The current password is incorrect');
+      return reply.code(204).send(null);
+    },
+  );
 
   app.get(
     '/api/v1/me',

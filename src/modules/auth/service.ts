@@ -281,3 +281,83 @@ export async function sessionRole(db: Db, sessionId: string, userId: string, sho
   const { rows } = await sql<{ role: MemberRole | null }>`select app_private.session_role(${sessionId}, ${userId}, ${shopId}) as role`.execute(db);
   return rows[0]?.role ?? null;
 }
+
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  current: boolean;
+}
+
+/** The user's live sessions, newest first. */
+export async function listSessions(db: Db, userId: string, currentSessionId: string): Promise<SessionView[]> {
+  const rows = await withUser(db, userId, (tx) =>
+    tx
+      .selectFrom('app.sessions')
+      .select(['id', 'created_at', 'last_used_at', 'expires_at'])
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', new Date())
+      .orderBy('created_at', 'desc')
+      .execute(),
+  );
+  return rows.map((s) => ({
+    id: s.id,
+    createdAt: new Date(s.created_at).toISOString(),
+    lastUsedAt: new Date(s.last_used_at).toISOString(),
+    expiresAt: new Date(s.expires_at).toISOString(),
+    current: s.id === currentSessionId,
+  }));
+}
+
+/** Revokes one of the user's own sessions; false when there is no such live session of theirs. */
+export async function revokeSession(db: Db, config: Config, userId: string, sessionId: string, client: ClientInfo): Promise<boolean> {
+  return withUser(db, userId, async (tx) => {
+    const revoked = await tx
+      .updateTable('app.sessions')
+      .set({ revoked_at: new Date(), revoked_reason: 'revoked_by_user' })
+      .where('id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (revoked.numUpdatedRows === 0n) return false;
+    await recordAuditEvent(tx, { shopId: null, userId, action: 'auth.session_revoke', resourceType: 'session', resourceId: sessionId, result: 'success', ...auditBase(config, client) });
+    return true;
+  });
+}
+
+/** Needs the current password; every other session of the user is revoked. */
+export async function changePassword(
+  db: Db,
+  config: Config,
+  userId: string,
+  currentSessionId: string,
+  input: { currentPassword: string; newPassword: string },
+  client: ClientInfo,
+): Promise<'changed' | 'wrong_password'> {
+  const user = await withUser(db, userId, (tx) => tx.selectFrom('app.users').select(['email', 'password_hash']).where('id', '=', userId).executeTakeFirstOrThrow());
+  if (!user.password_hash || !(await verifyPassword(user.password_hash, input.currentPassword))) {
+    await withUser(db, userId, (tx) =>
+      recordAuditEvent(tx, { shopId: null, userId, action: 'auth.password_change', result: 'failure', metadata: { reason: 'wrong_current_password' }, ...auditBase(config, client) }),
+    );
+    return 'wrong_password';
+  }
+  const policy = checkPassword(input.newPassword, { email: user.email });
+  if (!policy.ok) {
+    throw new AppError(400, 'WEAK_PASSWORD', 'The password does not meet the password policy', { field: 'body.newPassword', reasons: policy.reasons });
+  }
+  const passwordHash = await hashPassword(input.newPassword, hashParams(config));
+  await withUser(db, userId, async (tx) => {
+    await tx.updateTable('app.users').set({ password_hash: passwordHash, password_changed_at: new Date() }).where('id', '=', userId).execute();
+    await tx
+      .updateTable('app.sessions')
+      .set({ revoked_at: new Date(), revoked_reason: 'password_change' })
+      .where('user_id', '=', userId)
+      .where('id', '<>', currentSessionId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await recordAuditEvent(tx, { shopId: null, userId, action: 'auth.password_change', result: 'success', ...auditBase(config, client) });
+  });
+  return 'changed';
+}
