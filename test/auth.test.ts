@@ -250,6 +250,39 @@ t.test('password change needs the current password and signs out every other ses
   t.equal((await login(email, 'a brand new passphrase')).statusCode, 200);
 });
 
+t.test('cookie authentication: state changes need the session-bound CSRF token; bearer requests do not', async (t) => {
+  const { res } = await signup();
+  const accessCookie = (res.cookies as Array<{ name: string; value: string; httpOnly?: boolean; sameSite?: string }>).find((c) => c.name === 'pigeon_access')!;
+  t.ok(accessCookie.httpOnly);
+  t.equal(accessCookie.sameSite, 'Strict');
+  const cookies = { pigeon_access: accessCookie.value };
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 200, 'reads work with the cookie alone');
+  const csrfRes = await app.inject({ url: '/api/v1/auth/csrf', cookies });
+  t.equal(csrfRes.statusCode, 200);
+  const csrfToken = csrfRes.json().csrfToken as string;
+  const secret = (csrfRes.cookies as Array<{ name: string; value: string }>).find((c) => c.name === 'pigeon_csrf')!.value;
+  const withSecret = { ...cookies, pigeon_csrf: secret };
+  const noToken = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: withSecret });
+  t.equal(noToken.statusCode, 403, 'no token');
+  t.equal(noToken.json().error.code, 'CSRF_INVALID');
+  const forged = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: withSecret, headers: { 'x-csrf-token': `${csrfToken.slice(0, -2)}xx` } });
+  t.equal(forged.statusCode, 403, 'a wrong token');
+  const inBody = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: withSecret, payload: { _csrf: csrfToken } });
+  t.equal(inBody.statusCode, 403, 'the token is read only from the header');
+  // A token minted for another session (another user signing in on the same browser) fails.
+  const other = await signup();
+  const otherCookie = (other.res.cookies as Array<{ name: string; value: string }>).find((c) => c.name === 'pigeon_access')!.value;
+  const crossSession = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: { pigeon_access: otherCookie, pigeon_csrf: secret }, headers: { 'x-csrf-token': csrfToken } });
+  t.equal(crossSession.statusCode, 403, "another session's token");
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 200, 'nothing was logged out so far');
+  const ok = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: withSecret, headers: { 'x-csrf-token': csrfToken } });
+  t.equal(ok.statusCode, 204);
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 401);
+  // Bearer: no CSRF token needed.
+  const bearer = await signup();
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${bearer.body.accessToken}` } })).statusCode, 204);
+});
+
 // Last, so that it reads the logs of every test above.
 t.test('logs hold no password, token or e-mail address', async (t) => {
   const raw = rawLogs();

@@ -3,6 +3,8 @@
 // lookup that the session is live and what role the user holds in the shop now.
 import fp from 'fastify-plugin';
 import jwt from '@fastify/jwt';
+import csrf from '@fastify/csrf-protection';
+import { createHmac } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { Db } from '../db/kysely.js';
@@ -16,7 +18,12 @@ export interface AuthContext {
   shopId: string;
   sessionId: string;
   role: MemberRole;
+  /** A cookie-authenticated request that changes state must carry a CSRF token. */
+  via: 'bearer' | 'cookie';
 }
+
+export const ACCESS_COOKIE = 'pigeon_access';
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export interface AccessTokenClaims {
   sub: string;
@@ -66,16 +73,35 @@ export default fp(
         cache: false,
       },
     });
+    // Double-submit CSRF for cookie-authenticated browsers: the secret in a cookie, the token
+    // (HMAC-bound to the session id) only in the X-CSRF-Token header.
+    await app.register(csrf, {
+      sessionPlugin: '@fastify/cookie',
+      cookieKey: 'pigeon_csrf',
+      cookieOpts: { httpOnly: true, secure: config.nodeEnv !== 'development', sameSite: 'strict', path: '/api' },
+      getToken: (request) => {
+        const token = request.headers['x-csrf-token'];
+        return typeof token === 'string' ? token : undefined;
+      },
+      getUserInfo: (request) => request.auth?.sessionId ?? '',
+      csrfOpts: { hmacKey: createHmac('sha256', config.jwtSecret).update('pigeon csrf').digest('base64'), userInfo: true },
+    });
     app.decorateRequest('auth', null);
 
     // onRequest, so that the rate limiter (which runs in the route's onRequest) keys on the shop.
     app.addHook('onRequest', async (request) => {
+      if (!request.url.startsWith('/api/')) return;
       const header = request.headers.authorization;
-      if (!header || !request.url.startsWith('/api/')) return;
-      if (!/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header)) throw unauthenticated('Malformed Authorization header');
+      const cookie = request.cookies[ACCESS_COOKIE];
+      if (!header && !cookie) return;
       let claims: AccessTokenClaims;
+      if (header) {
+        if (!/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header)) throw unauthenticated('Malformed Authorization header');
+      }
       try {
-        claims = await request.jwtVerify<AccessTokenClaims>();
+        claims = header
+          ? await request.jwtVerify<AccessTokenClaims>()
+          : (app.jwt.verify<AccessTokenClaims>(cookie!) as AccessTokenClaims);
       } catch {
         throw unauthenticated('Invalid or expired access token');
       }
@@ -85,8 +111,18 @@ export default fp(
       }
       const role = await sessionRole(db, claims.sid, claims.sub, claims.shop);
       if (!role) throw unauthenticated('Session is no longer valid');
-      request.auth = { userId: claims.sub, shopId: claims.shop, sessionId: claims.sid, role };
+      request.auth = { userId: claims.sub, shopId: claims.shop, sessionId: claims.sid, role, via: header ? 'bearer' : 'cookie' };
       request.rateLimitShopId = claims.shop;
+    });
+
+    // A browser sends the cookie on its own; only a page of ours can read the CSRF token.
+    // Bearer requests need none: a token in a header is not sent by the browser unasked.
+    app.addHook('preHandler', (request, reply, done) => {
+      if (request.auth?.via === 'cookie' && STATE_CHANGING.has(request.method)) {
+        app.csrfProtection(request, reply, done);
+        return;
+      }
+      done();
     });
 
     // Authenticated responses are never cached by browsers or proxies.

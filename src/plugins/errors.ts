@@ -20,6 +20,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; mess
   FST_ERR_BAD_URL: { status: 400, code: 'BAD_REQUEST', message: 'Malformed URL' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST', message: 'Bad request' },
   FST_ERR_NOT_FOUND: { status: 404, code: 'NOT_FOUND', message: 'Route not found' },
+  FST_CSRF_MISSING_SECRET: { status: 403, code: 'CSRF_INVALID', message: 'Missing or invalid CSRF token' },
+  FST_CSRF_INVALID_TOKEN: { status: 403, code: 'CSRF_INVALID', message: 'Missing or invalid CSRF token' },
 };
 
 function validationDetails(error: FastifyError): Array<{ field: string; message: string }> {

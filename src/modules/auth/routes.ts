@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
-import { authOf, requireAuth } from '../../plugins/auth.js';
+import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
 import { withShop } from '../../db/with-shop.js';
 import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, type ClientInfo, type IssuedSession } from './service.js';
 
@@ -38,6 +38,15 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       sameSite: 'strict',
       path: REFRESH_COOKIE_PATH,
       maxAge: config.refreshTokenTtlSeconds,
+    });
+    // Browser clients may authenticate with this cookie instead of the header; then every
+    // state-changing request needs the CSRF token (GET /api/v1/auth/csrf).
+    reply.setCookie(ACCESS_COOKIE, accessToken, {
+      httpOnly: true,
+      secure: secureCookie,
+      sameSite: 'strict',
+      path: '/api',
+      maxAge: config.accessTokenTtlSeconds,
     });
     reply.header('Cache-Control', 'no-store');
     return { accessToken, expiresIn: config.accessTokenTtlSeconds };
@@ -134,10 +143,29 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const auth = authOf(request);
         await logout(db, config, auth.userId, auth.sessionId, clientInfo(request), everywhere);
         reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+        reply.clearCookie(ACCESS_COOKIE, { path: '/api' });
         return reply.code(204).send(null);
       },
     );
   }
+
+  app.get(
+    '/api/v1/auth/csrf',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['auth'],
+        summary: 'A CSRF token for this session (cookie clients send it as X-CSRF-Token)',
+        security: [{ cookieAuth: [] }, { bearerAuth: [] }],
+        response: { 200: Type.Object({ csrfToken: Type.String() }, { additionalProperties: false }), 401: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const auth = authOf(request);
+      reply.header('Cache-Control', 'no-store');
+      return { csrfToken: reply.generateCsrf({ userInfo: auth.sessionId }) };
+    },
+  );
 
   const Session = Type.Object(
     { id: Type.String(), createdAt: Type.String(), lastUsedAt: Type.String(), expiresAt: Type.String(), current: Type.Boolean() },
