@@ -18,6 +18,7 @@ import securityHeadersPlugin from './plugins/security-headers.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
+import { memberRoutes } from './modules/members/routes.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -84,5 +85,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes);
   await app.register(authRoutes);
   await app.register(auditRoutes);
+  await app.register(memberRoutes);
   return app as unknown as FastifyInstance;
 }
