@@ -95,3 +95,22 @@ t.test('an owner removes a member, and that membership is gone', async (t) => {
   t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/members/${member.userId}`, headers: asOwner })).statusCode, 204);
   t.equal((await app.inject({ url: '/api/v1/members', headers: asMember })).statusCode, 401, "the removed member's token for this shop no longer works");
 });
+
+t.test("switching shops: new tokens for a shop you belong to; another shop's id is 404", async (t) => {
+  const twoShops = await account();
+  await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'member')`, [shop, twoShops.userId]);
+  const own = { authorization: `Bearer ${tokenFor(twoShops, twoShops.ownShop, 'owner')}` };
+  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop}/switch`, headers: own });
+  t.equal(switched.statusCode, 200);
+  t.equal(switched.json().shop.id, shop);
+  t.equal(switched.json().role, 'member');
+  const me = await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${switched.json().accessToken}` } });
+  t.same([me.json().shop.id, me.json().role], [shop, 'member']);
+  const foreign = await app.inject({ method: 'POST', url: `/api/v1/shops/${outsider.ownShop}/switch`, headers: own });
+  t.equal(foreign.statusCode, 404, 'a shop you do not belong to looks like no shop');
+  const missing = await app.inject({ method: 'POST', url: `/api/v1/shops/${randomUUID()}/switch`, headers: own });
+  t.equal(missing.statusCode, 404);
+  // Reading the other shop's data with the switched token: the members list is this shop's.
+  const staff = await app.inject({ url: '/api/v1/members', headers: { authorization: `Bearer ${switched.json().accessToken}` } });
+  t.ok(staff.json().items.some((m: { userId: string }) => m.userId === owner.userId));
+});

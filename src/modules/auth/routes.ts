@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
 import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
 import { withShop } from '../../db/with-shop.js';
-import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, type ClientInfo, type IssuedSession } from './service.js';
+import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type ClientInfo, type IssuedSession } from './service.js';
 
 export const REFRESH_COOKIE = 'pigeon_refresh';
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
@@ -228,6 +228,27 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const outcome = await changePassword(db, config, auth.userId, auth.sessionId, request.body, clientInfo(request));
       if (outcome === 'wrong_password') throw new AppError(403, 'WRONG_PASSWORD', 'The current password is incorrect');
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/shops/:shopId/switch',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['auth'],
+        summary: 'New tokens acting in another shop you belong to',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ shopId: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), shop: Shop, role: Type.String() }, { additionalProperties: false }), 404: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const auth = authOf(request);
+      const session = await switchShop(db, config, auth.userId, auth.sessionId, request.params.shopId, clientInfo(request));
+      if (!session) throw new AppError(404, 'NOT_FOUND', 'Shop not found');
+      const shop = await withShop(db, session.shopId, (tx) => tx.selectFrom('app.shops').select(['id', 'name']).where('id', '=', session.shopId).executeTakeFirstOrThrow(), auth.userId);
+      return { ...issue(reply, session), shop, role: session.role };
     },
   );
 

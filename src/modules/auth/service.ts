@@ -361,3 +361,23 @@ export async function changePassword(
   });
   return 'changed';
 }
+
+/**
+ * Moves the session to another shop the user belongs to; null when they do not belong to
+ * it (the route answers 404: another shop's id looks like a missing one).
+ */
+export async function switchShop(db: Db, config: Config, userId: string, sessionId: string, shopId: string, client: ClientInfo): Promise<IssuedSession | null> {
+  return withUser(db, userId, async (tx) => {
+    const membership = await tx.selectFrom('app.memberships').select('role').where('user_id', '=', userId).where('shop_id', '=', shopId).executeTakeFirst();
+    if (!membership) return null;
+    const session = await tx.selectFrom('app.sessions').select(['expires_at']).where('id', '=', sessionId).where('revoked_at', 'is', null).forUpdate().executeTakeFirst();
+    if (!session) return null;
+    await tx.updateTable('app.sessions').set({ active_shop_id: shopId, last_used_at: new Date() }).where('id', '=', sessionId).execute();
+    // A fresh refresh token too: the old one would refresh into the new shop anyway, but the
+    // cookie is replaced with the response, so the client never holds two.
+    await tx.updateTable('app.refresh_tokens').set({ rotated_at: new Date() }).where('session_id', '=', sessionId).where('rotated_at', 'is', null).execute();
+    const refreshToken = await issueRefreshToken(tx, userId, sessionId, new Date(session.expires_at));
+    await recordAuditEvent(tx, { shopId: null, userId, action: 'auth.switch_shop', resourceType: 'shop', resourceId: shopId, result: 'success', ...auditBase(config, client) });
+    return { userId, shopId, role: membership.role, sessionId, refreshToken };
+  });
+}
