@@ -3,7 +3,6 @@
 import type { Db } from './db/kysely.js';
 import { createDb, createPool } from './db/kysely.js';
 import { loadConfig } from './config.js';
-import type { Metrics } from './metrics.js';
 
 let current: Db | undefined;
 
@@ -18,12 +17,4 @@ export function workerDb(): Db {
     current = createDb(createPool({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, applicationName: 'pigeon-worker-cli' }));
   }
   return current;
-}
-
-let metrics: Metrics | undefined;
-export function setWorkerMetrics(m: Metrics | undefined): void {
-  metrics = m;
-}
-export function workerMetrics(): Metrics | undefined {
-  return metrics;
 }

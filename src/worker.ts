@@ -12,7 +12,7 @@ import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { metricsAccess } from './plugins/metrics.js';
 import { CRONTAB_FILE, loadTaskList } from './task-list.js';
-import { setWorkerDb, setWorkerMetrics } from './worker-context.js';
+import { setWorkerDb } from './worker-context.js';
 
 export interface StartWorkerOptions {
   connectionString: string;
@@ -42,7 +42,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
   const pool = createPool({ connectionString: options.connectionString, poolSize: options.poolSize, applicationName: 'pigeon-worker' });
   const db = createDb(pool);
   setWorkerDb(db);
-  setWorkerMetrics(options.metrics);
   const taskList = { ...(await loadTaskList()), ...options.extraTasks };
   const runner = await run({
     pgPool: pool,

@@ -4,6 +4,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp, STRONG_SECRET } from './helpers/app.js';
+import { hashPassword } from '../src/lib/password-hash.js';
 
 const db = await createTestDatabase(t);
 // Cheap argon2 parameters keep the suite fast; the policy and the code paths are the same.
@@ -281,6 +282,15 @@ t.test('cookie authentication: state changes need the session-bound CSRF token; 
   // Bearer: no CSRF token needed.
   const bearer = await signup();
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${bearer.body.accessToken}` } })).statusCode, 204);
+});
+
+t.test('a hash made with older argon2 parameters is upgraded at the next sign-in', async (t) => {
+  const { email, body } = await signup();
+  const weaker = await hashPassword(PASSWORD, { memoryCost: 8192, timeCost: 3, parallelism: 1 });
+  await db.admin.query('update app.users set password_hash = $1 where id = $2', [weaker, body.user.id]);
+  t.equal((await login(email, PASSWORD)).statusCode, 200);
+  const { rows } = await db.admin.query('select password_hash from app.users where id = $1', [body.user.id]);
+  t.match(rows[0].password_hash, /^\$argon2id\$v=19\$m=8192,t=1,p=1\$/, 'now with the configured parameters');
 });
 
 // Last, so that it reads the logs of every test above.

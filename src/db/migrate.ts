@@ -175,13 +175,3 @@ async function migrateGraphileWorker(client: pg.ClientBase, connectionString: st
 }
 
 const silentLogger = new Logger(() => () => {});
-
-/** The newest migration id on disk and in the database; readiness compares them. */
-export async function migrationStatus(query: (sql: string) => Promise<{ rows: Array<{ id: number | null }> }>): Promise<{
-  latestOnDisk: number;
-  latestApplied: number | null;
-}> {
-  const migrations = await readMigrations();
-  const { rows } = await query('select max(id) as id from pigeon_migrations.applied');
-  return { latestOnDisk: migrations[migrations.length - 1]?.id ?? 0, latestApplied: rows[0]?.id ?? null };
-}

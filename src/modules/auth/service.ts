@@ -7,7 +7,7 @@ import { withoutTenant, withShop, withUser, type Tx } from '../../db/with-shop.j
 import { AppError } from '../../lib/app-error.js';
 import { keyedHash, tokenHash } from '../../lib/keyed-hash.js';
 import { checkPassword } from '../../lib/password-policy.js';
-import { dummyVerify, hashPassword, verifyPassword, type PasswordHashParams } from '../../lib/password-hash.js';
+import { dummyVerify, hashPassword, needsRehash, verifyPassword, type PasswordHashParams } from '../../lib/password-hash.js';
 import { recordAuditEvent } from '../audit/service.js';
 import type { MemberRole } from '../../db/database.js';
 
@@ -137,13 +137,14 @@ export async function login(db: Db, config: Config, input: { email: string; pass
     );
     return { ok: false, reason: 'invalid' };
   }
+  const storedHash = account.password_hash;
   const now = Date.now();
   if (account.locked_until && account.locked_until.getTime() > now) {
     // Verify anyway: a locked account answers in the same time as any other.
     await dummyVerify(params);
     return { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil((account.locked_until.getTime() - now) / 1000) };
   }
-  const valid = await verifyPassword(account.password_hash, input.password);
+  const valid = await verifyPassword(storedHash, input.password);
   return withUser(db, account.id, async (tx) => {
     const shops = await tx
       .selectFrom('app.memberships')
@@ -170,7 +171,13 @@ export async function login(db: Db, config: Config, input: { email: string; pass
       return { ok: false, reason: 'invalid' } as const;
     }
     if (!firstShop) return { ok: false, reason: 'invalid' } as const;
-    await tx.updateTable('app.users').set({ failed_login_count: 0, locked_until: null }).where('id', '=', account.id).execute();
+    // A hash made with older parameters is upgraded now, while the password is at hand.
+    const rehash = needsRehash(storedHash, params) ? await hashPassword(input.password, params) : undefined;
+    await tx
+      .updateTable('app.users')
+      .set({ failed_login_count: 0, locked_until: null, ...(rehash ? { password_hash: rehash } : {}) })
+      .where('id', '=', account.id)
+      .execute();
     const session = await createSession(tx, config, account.id, firstShop, client);
     await recordAuditEvent(tx, { shopId: null, userId: account.id, action: 'auth.login', result: 'success', resourceType: 'session', resourceId: session.sessionId, ...auditBase(config, client) });
     const shopRow = await withShop(db, firstShop, (shopTx) => shopTx.selectFrom('app.shops').select('name').where('id', '=', firstShop).executeTakeFirstOrThrow());
