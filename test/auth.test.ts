@@ -4,7 +4,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp, STRONG_SECRET } from './helpers/app.js';
-import { hashPassword } from '../src/lib/password-hash.js';
+import { hashPassword, passwordVerificationCount } from '../src/lib/password-hash.js';
 
 const db = await createTestDatabase(t);
 // Cheap argon2 parameters keep the suite fast; the policy and the code paths are the same.
@@ -90,6 +90,20 @@ t.test('unknown e-mail and wrong password get the same answer', async (t) => {
   const strip = (r: LightMyRequestResponse) => ({ ...r.json().error, requestId: undefined });
   t.same(strip(unknown), strip(wrong));
   t.equal(refreshCookieOf(unknown), undefined);
+});
+
+t.test('every sign-in path does one argon2 verification: no enumeration by timing', async (t) => {
+  const { email, body } = await signup();
+  const cost = async (fn: () => Promise<unknown>) => {
+    const before = passwordVerificationCount();
+    await fn();
+    return passwordVerificationCount() - before;
+  };
+  t.equal(await cost(() => login(`${randomUUID()}@example.test`, PASSWORD)), 1, 'unknown e-mail');
+  t.equal(await cost(() => login(email, 'not the right password at all')), 1, 'wrong password');
+  t.equal(await cost(() => login(email, PASSWORD)), 1, 'right password');
+  await db.admin.query(`update app.users set locked_until = now() + interval '1 minute' where id = $1`, [body.user.id]);
+  t.equal(await cost(() => login(email, PASSWORD)), 1, 'locked account');
 });
 
 t.test('lockout: five failures lock the account whatever the address; it is audited and notified', async (t) => {
