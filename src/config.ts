@@ -43,6 +43,8 @@ const ConfigSchema = Type.Object(
     refreshTokenTtlSeconds: Type.Integer({ minimum: 3600, maximum: 30 * 86400 }),
     sessionIdleTimeoutSeconds: Type.Integer({ minimum: 300 }),
     maxSessionsPerUser: Type.Integer({ minimum: 1, maximum: 100 }),
+    /** Refuse (instead of only auditing) a refresh from another IP or user agent. */
+    refreshBlockOnFingerprintChange: Type.Boolean(),
     lockoutMaxAttempts: Type.Integer({ minimum: 1, maximum: 100 }),
     lockoutMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
     argon2MemoryKib: Type.Integer({ minimum: 8192, maximum: 1048576 }),
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 7 * 86400),
     sessionIdleTimeoutSeconds: int(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 3 * 86400),
     maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 10),
+    refreshBlockOnFingerprintChange: bool(env, 'REFRESH_BLOCK_ON_FINGERPRINT_CHANGE', false),
     lockoutMaxAttempts: int(env, 'LOCKOUT_MAX_ATTEMPTS', 5),
     lockoutMinutes: int(env, 'LOCKOUT_MINUTES', 30),
     // OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane); see bench/login-hash.ts.
@@ -223,6 +226,7 @@ const ENV_NAMES: Record<string, string> = {
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   sessionIdleTimeoutSeconds: 'SESSION_IDLE_TIMEOUT_SECONDS',
   maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
+  refreshBlockOnFingerprintChange: 'REFRESH_BLOCK_ON_FINGERPRINT_CHANGE',
   lockoutMaxAttempts: 'LOCKOUT_MAX_ATTEMPTS',
   lockoutMinutes: 'LOCKOUT_MINUTES',
   argon2MemoryKib: 'ARGON2_MEMORY_KIB',

@@ -307,6 +307,22 @@ t.test('a hash made with older argon2 parameters is upgraded at the next sign-in
   t.match(rows[0].password_hash, /^\$argon2id\$v=19\$m=8192,t=1,p=1\$/, 'now with the configured parameters');
 });
 
+t.test('a refresh from another address is audited, and refused when the operator asks for it', async (t) => {
+  const { res, body } = await signup();
+  const first = refreshCookieOf(res)!;
+  const moved = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', remoteAddress: '203.0.113.50', cookies: { pigeon_refresh: first } });
+  t.equal(moved.statusCode, 200, 'allowed by default: mobile networks change addresses');
+  const audit = await db.admin.query(`select result from app.audit_events where user_id = $1 and action = 'auth.refresh_fingerprint_changed'`, [body.user.id]);
+  t.same(audit.rows, [{ result: 'success' }]);
+
+  const strict = await buildTestApp(t, db.apiDb, { ...env, REFRESH_BLOCK_ON_FINGERPRINT_CHANGE: 'true' });
+  const signed = await strict.app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: '192.0.2.77', payload: { email: `${randomUUID()}@example.test`, password: PASSWORD, shopName: 'Strict' } });
+  const token = refreshCookieOf(signed)!;
+  const refused = await strict.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', remoteAddress: '203.0.113.51', cookies: { pigeon_refresh: token } });
+  t.equal(refused.statusCode, 401, 'refused from a new address');
+  t.equal((await me(signed.json().accessToken, strict.app)).statusCode, 401, 'and the session is over');
+});
+
 // Last, so that it reads the logs of every test above.
 t.test('logs hold no password, token or e-mail address', async (t) => {
   const raw = rawLogs();

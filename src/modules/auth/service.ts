@@ -243,17 +243,23 @@ export async function refresh(db: Db, config: Config, refreshToken: string, clie
     }
     const { ipHash, userAgentHash } = fingerprint(config, client);
     if ((session.ip_hash && session.ip_hash !== ipHash) || (session.user_agent_hash && session.user_agent_hash !== userAgentHash)) {
-      // Not blocked: mobile networks change addresses. Recorded for review.
+      // Audited, and by default not blocked: mobile networks change addresses. Operators who
+      // prefer the stricter rule set REFRESH_BLOCK_ON_FINGERPRINT_CHANGE (the session ends).
+      const block = config.refreshBlockOnFingerprintChange;
       await recordAuditEvent(tx, {
         shopId: null,
         userId: owner.user_id,
         action: 'auth.refresh_fingerprint_changed',
         resourceType: 'session',
         resourceId: session.id,
-        result: 'success',
+        result: block ? 'denied' : 'success',
         metadata: { ipChanged: session.ip_hash !== ipHash, userAgentChanged: session.user_agent_hash !== userAgentHash },
         ...auditBase(config, client),
       });
+      if (block) {
+        await tx.updateTable('app.sessions').set({ revoked_at: new Date(), revoked_reason: 'fingerprint_changed' }).where('id', '=', session.id).execute();
+        return { ok: false, reason: 'invalid' } as const;
+      }
     }
     await tx.updateTable('app.sessions').set({ last_used_at: new Date(), ip_hash: ipHash, user_agent_hash: userAgentHash }).where('id', '=', session.id).execute();
     const next = await issueRefreshToken(tx, owner.user_id, session.id, new Date(session.expires_at));
