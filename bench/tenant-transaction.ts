@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createDb, createPool, type Db } from '../src/db/kysely.js';
 import { withShop } from '../src/db/with-shop.js';
 import { authOf, requireAuth } from '../src/plugins/auth.js';
@@ -49,7 +50,7 @@ const db = createDb(apiPool);
 // The baseline runs the same statement on a connection where RLS does not apply.
 const barePool = createPool({ connectionString: database.superuser, poolSize: POOL_SIZE, applicationName: 'bench-bare' });
 const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(),
+  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
   RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', PORT: '0' });
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 

@@ -4,6 +4,9 @@ import { loadConfig } from './config.js';
 import { loadOrCreateCredentials, startEmbeddedPostgres } from './db/embedded.js';
 import { prepareLocalDatabase } from './db/local-database.js';
 import { migrate } from './db/migrate.js';
+import { createDb, createPool } from './db/kysely.js';
+import { parseKeyRing } from './lib/key-ring.js';
+import { rotateShopTokens } from './modules/shops/service.js';
 
 async function migrateCommand(): Promise<void> {
   const config = loadConfig();
@@ -27,8 +30,23 @@ async function migrateCommand(): Promise<void> {
   }
 }
 
+/** Re-encrypt secrets at rest under the newest ENCRYPTION_KEYS entry. DATABASE_URL: the worker role. */
+async function rotateKeysCommand(): Promise<void> {
+  const config = loadConfig();
+  if (!config.databaseUrl) throw new Error('DATABASE_URL must be set to the pigeon_worker connection string');
+  const db = createDb(createPool({ connectionString: config.databaseUrl, poolSize: 2, applicationName: 'pigeon-keys-rotate' }));
+  try {
+    const ring = parseKeyRing(config.encryptionKeys);
+    const result = await rotateShopTokens(db, ring);
+    console.log(`keys:rotate: ${result.rotated} of ${result.shops} shops re-encrypted under key "${ring.currentKid}"`);
+  } finally {
+    await db.destroy();
+  }
+}
+
 const commands: Record<string, () => Promise<void>> = {
   migrate: migrateCommand,
+  'keys:rotate': rotateKeysCommand,
 };
 
 const name = process.argv[2] ?? '';

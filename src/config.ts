@@ -1,6 +1,7 @@
 // The only module that reads process.env. Everything else receives a Config.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { parseKeyRing } from './lib/key-ring.js';
 
 const Environment = Type.Union([
   Type.Literal('development'),
@@ -36,6 +37,8 @@ const ConfigSchema = Type.Object(
     rateLimitWindowMs: Type.Integer({ minimum: 1000 }),
     rateLimitPrefilterMax: Type.Integer({ minimum: 1 }),
     jwtSecret: Type.String(),
+    /** Key ring for secrets at rest: "kid:base64(32 bytes),..."; the last key encrypts. */
+    encryptionKeys: Type.String({ minLength: 1 }),
     ipHashSecret: Type.String(),
     jwtIssuer: Type.String({ minLength: 1, maxLength: 200 }),
     jwtAudience: Type.String({ minLength: 1, maxLength: 200 }),
@@ -137,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
       if (reason) throw new ConfigError(`${name} ${reason}; refusing to start in production`);
     }
     if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL is missing; refusing to start in production');
+    if (!env.ENCRYPTION_KEYS) throw new ConfigError('ENCRYPTION_KEYS is missing; refusing to start in production');
     if (!env.PUBLIC_BASE_URL) throw new ConfigError('PUBLIC_BASE_URL is missing; refusing to start in production');
   }
 
@@ -165,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPrefilterMax: int(env, 'RATE_LIMIT_PREFILTER_MAX', 1_000),
     // Outside production a missing secret gets a per-process random value: safe, just not persistent.
     jwtSecret: env.JWT_SECRET || devSecret(),
+    encryptionKeys: env.ENCRYPTION_KEYS || `dev:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')}`,
     ipHashSecret: env.IP_HASH_SECRET || devSecret(),
     jwtIssuer: env.JWT_ISSUER || 'pigeon',
     jwtAudience: env.JWT_AUDIENCE || 'pigeon-api',
@@ -189,6 +194,12 @@ export function loadConfig(env: Env = process.env): Config {
     const first = Value.Errors(ConfigSchema, candidate).First();
     const key = first?.path.replace(/^\//, '').split('/')[0] ?? '';
     throw new ConfigError(`${envNameOf(key)} is invalid: ${first?.message ?? 'unknown error'}`);
+  }
+  try {
+    parseKeyRing(candidate.encryptionKeys);
+  } catch (error) {
+    // The key ring's messages name the entry, never the key material.
+    throw new ConfigError(`ENCRYPTION_KEYS is invalid: ${error instanceof Error ? error.message : 'unreadable'}`);
   }
   return candidate;
 }
@@ -219,6 +230,7 @@ const ENV_NAMES: Record<string, string> = {
   rateLimitWindowMs: 'RATE_LIMIT_WINDOW_MS',
   rateLimitPrefilterMax: 'RATE_LIMIT_PREFILTER_MAX',
   jwtSecret: 'JWT_SECRET',
+  encryptionKeys: 'ENCRYPTION_KEYS',
   ipHashSecret: 'IP_HASH_SECRET',
   jwtIssuer: 'JWT_ISSUER',
   jwtAudience: 'JWT_AUDIENCE',

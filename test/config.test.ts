@@ -11,6 +11,7 @@ const production = {
   PUBLIC_BASE_URL: 'https://api.example.com',
   JWT_SECRET: strong,
   IP_HASH_SECRET: `${strong}-ip`,
+  ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
 t.test('a complete production config loads', async (t) => {
@@ -27,6 +28,14 @@ t.test('production refuses a missing, short or placeholder secret and names the 
   t.throws(() => loadConfig({ ...production, JWT_SECRET: 'x'.repeat(40) }), { message: /^JWT_SECRET is a known placeholder/ });
   t.throws(() => loadConfig({ ...production, METRICS_TOKEN: 'your-secret-token-goes-here-please-123' }), { message: /^METRICS_TOKEN is a known placeholder/ });
   t.throws(() => loadConfig({ ...production, DATABASE_URL: undefined }), { message: /^DATABASE_URL is missing/ });
+  t.throws(() => loadConfig({ ...production, ENCRYPTION_KEYS: undefined }), { message: /^ENCRYPTION_KEYS is missing/ });
+  const shortKey = `k1:${Buffer.alloc(16, 1).toString('base64')}`;
+  t.throws(() => loadConfig({ ...production, ENCRYPTION_KEYS: shortKey }), { message: /^ENCRYPTION_KEYS is invalid/ });
+  try {
+    loadConfig({ ...production, ENCRYPTION_KEYS: shortKey });
+  } catch (error) {
+    t.notMatch((error as Error).message, Buffer.alloc(16, 1).toString('base64'), 'the key is not in the message');
+  }
 });
 
 t.test('invalid values name the variable', async (t) => {

@@ -6,7 +6,7 @@ import { createDb, createPool } from '../src/db/kysely.js';
 import { publicBaseUrl } from '../src/lib/public-base-url.js';
 import { createTestDatabase } from './helpers/database.js';
 import { createShop } from './helpers/fixtures.js';
-import { buildTestApp, STRONG_SECRET } from './helpers/app.js';
+import { buildTestApp, STRONG_SECRET, TEST_ENCRYPTION_KEYS } from './helpers/app.js';
 
 const db = await createTestDatabase(t);
 const shopA = await createShop(db.admin, 'Shop A');
@@ -17,6 +17,7 @@ const productionEnv = {
   PUBLIC_BASE_URL: 'https://api.pigeon.test',
   JWT_SECRET: STRONG_SECRET,
   IP_HASH_SECRET: `${STRONG_SECRET}-ip`,
+  ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
   ALLOWED_ORIGINS: 'https://app.pigeon.test',
   ALLOWED_FORWARDED_HOSTS: 'shop-admin.pigeon.test',
   TRUST_PROXY: '10.0.0.1',

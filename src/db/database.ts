@@ -10,6 +10,8 @@ export interface ShopsTable {
   id: Generated<string>;
   name: string;
   shopify_domain: string | null;
+  /** Key-ring ciphertext only (src/lib/key-ring.ts). */
+  shopify_access_token: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

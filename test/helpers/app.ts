@@ -7,6 +7,8 @@ import type { Db } from '../../src/db/kysely.js';
 import { createLogger } from '../../src/logger.js';
 
 export const STRONG_SECRET = 'k3J9x-Qw8vN2pL5mR7tY1uZ4aB6cD0eF_gH';
+// A fixed test key (32 bytes of 0x2a): test data only.
+export const TEST_ENCRYPTION_KEYS = `test1:${Buffer.alloc(32, 42).toString('base64')}`;
 
 export interface TestApp {
   app: FastifyInstance;
@@ -28,6 +30,7 @@ export async function buildTestApp(
     RATE_LIMIT_PREFILTER_MAX: '100000',
     JWT_SECRET: STRONG_SECRET,
     IP_HASH_SECRET: `${STRONG_SECRET}-ip`,
+    ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     ...env,
   });
   const lines: string[] = [];
