@@ -1,5 +1,6 @@
 // Row-level security is the tenant boundary: these attacks run as pigeon_api and must fail.
 import t from 'tap';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { withShop, withUser } from '../src/db/with-shop.js';
 import { createTestDatabase } from './helpers/database.js';
@@ -196,4 +197,32 @@ t.test('run-time roles cannot update or delete audit events', async (t) => {
   }
   const { rows } = await db.admin.query(`select count(*)::int as n from app.audit_events where action = 'test.event'`);
   t.equal(rows[0].n, 2);
+});
+
+t.test("user-owned rows (sessions, refresh tokens, outbox) are visible to their user only", async (t) => {
+  const expires = new Date(Date.now() + 86_400_000);
+  const sessionA = randomUUID();
+  const sessionB = randomUUID();
+  await db.admin.query('insert into app.sessions (id, user_id, expires_at) values ($1, $2, $5), ($3, $4, $5)', [sessionA, userA, sessionB, userB, expires]);
+  await db.admin.query(`insert into app.refresh_tokens (session_id, user_id, token_hash, expires_at) values ($1, $2, sha256('a'), $3)`, [sessionA, userA, expires]);
+  await db.admin.query(`insert into app.refresh_tokens (session_id, user_id, token_hash, expires_at) values ($1, $2, sha256('b'), $3)`, [sessionB, userB, expires]);
+  await db.admin.query(`insert into app.notification_outbox (user_id, kind) values ($1, 'test.a'), ($2, 'test.b')`, [userA, userB]);
+
+  await withUser(db.apiDb, userA, async (tx) => {
+    t.same((await tx.selectFrom('app.sessions').select('user_id').execute()).map((r) => r.user_id), [userA]);
+    t.same((await tx.selectFrom('app.refresh_tokens').select('user_id').execute()).map((r) => r.user_id), [userA]);
+    t.same((await tx.selectFrom('app.notification_outbox').select('kind').execute()).map((r) => r.kind), ['test.a']);
+    const revoked = await tx.updateTable('app.sessions').set({ revoked_at: new Date() }).where('id', '=', sessionB).executeTakeFirst();
+    t.equal(revoked.numUpdatedRows, 0n, "user A cannot revoke user B's session");
+  });
+  // A shop context alone (no user) sees no one's sessions.
+  await withShop(db.apiDb, shopA, async (tx) => {
+    t.same(await tx.selectFrom('app.sessions').select('id').execute(), []);
+    t.same(await tx.selectFrom('app.refresh_tokens').select('id').execute(), []);
+  });
+  await t.rejects(
+    withUser(db.apiDb, userA, (tx) => tx.insertInto('app.sessions').values({ user_id: userB, expires_at: expires }).execute()),
+    { code: '42501' },
+    'a session cannot be created for another user',
+  );
 });
