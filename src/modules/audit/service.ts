@@ -1,6 +1,25 @@
 // The audit log: append-only rows written inside the caller's transaction.
+import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Tx } from '../../db/with-shop.js';
+import { keyedHash } from '../../lib/keyed-hash.js';
+
+/** Who made a request, as the audit log and sessions record it. */
+export interface ClientInfo {
+  ip: string;
+  userAgent: string | undefined;
+  requestId: string;
+}
+
+export function clientInfo(request: FastifyRequest): ClientInfo {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined, requestId: String(request.id) };
+}
+
+/** The requester's fields of an audit row: the IP only as a keyed hash. */
+export function auditFields(ipHashSecret: string, client: ClientInfo): Pick<AuditEventInput, 'ipHash' | 'userAgent' | 'requestId'> {
+  return { ipHash: keyedHash(ipHashSecret, client.ip), userAgent: client.userAgent ?? null, requestId: client.requestId };
+}
 
 export interface AuditEventInput {
   shopId: string | null;

@@ -5,7 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
 import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
 import { withShop } from '../../db/with-shop.js';
-import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type ClientInfo, type IssuedSession } from './service.js';
+import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type IssuedSession } from './service.js';
+import { clientInfo } from '../audit/service.js';
 
 export const REFRESH_COOKIE = 'pigeon_refresh';
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
@@ -18,11 +19,6 @@ const Shop = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.Strin
 const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String(), details: Type.Optional(Type.Unknown()) }),
 });
-
-function clientInfo(request: FastifyRequest): ClientInfo {
-  const ua = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined, requestId: String(request.id) };
-}
 
 const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
 

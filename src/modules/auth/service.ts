@@ -8,14 +8,10 @@ import { AppError } from '../../lib/app-error.js';
 import { keyedHash, tokenHash } from '../../lib/keyed-hash.js';
 import { checkPassword } from '../../lib/password-policy.js';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword, type PasswordHashParams } from '../../lib/password-hash.js';
-import { recordAuditEvent } from '../audit/service.js';
-import type { MemberRole } from '../../db/database.js';
+import { auditFields, recordAuditEvent, type ClientInfo } from '../audit/service.js';
 
-export interface ClientInfo {
-  ip: string;
-  userAgent: string | undefined;
-  requestId: string;
-}
+export type { ClientInfo };
+import type { MemberRole } from '../../db/database.js';
 
 export interface IssuedSession {
   userId: string;
@@ -37,9 +33,7 @@ function fingerprint(config: Config, client: ClientInfo) {
   };
 }
 
-function auditBase(config: Config, client: ClientInfo) {
-  return { ipHash: keyedHash(config.ipHashSecret, client.ip), userAgent: client.userAgent ?? null, requestId: client.requestId };
-}
+const auditBase = (config: Config, client: ClientInfo) => auditFields(config.ipHashSecret, client);
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
@@ -145,7 +139,7 @@ export async function login(db: Db, config: Config, input: { email: string; pass
     return { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil((account.locked_until.getTime() - now) / 1000) };
   }
   const valid = await verifyPassword(storedHash, input.password);
-  return withUser(db, account.id, async (tx) => {
+  const outcome = await withUser(db, account.id, async (tx) => {
     const shops = await tx
       .selectFrom('app.memberships')
       .select(['shop_id', 'role'])
@@ -180,14 +174,14 @@ export async function login(db: Db, config: Config, input: { email: string; pass
       .execute();
     const session = await createSession(tx, config, account.id, firstShop, client);
     await recordAuditEvent(tx, { shopId: null, userId: account.id, action: 'auth.login', result: 'success', resourceType: 'session', resourceId: session.sessionId, ...auditBase(config, client) });
-    const shopRow = await withShop(db, firstShop, (shopTx) => shopTx.selectFrom('app.shops').select('name').where('id', '=', firstShop).executeTakeFirstOrThrow());
-    return {
-      ok: true,
-      session: { userId: account.id, shopId: firstShop, role: shops[0]!.role, ...session },
-      email,
-      shopName: shopRow.name,
-    } as const;
+    return { ok: true, session: { userId: account.id, shopId: firstShop, role: shops[0]!.role, ...session } } as const;
   });
+  if (!outcome.ok) return outcome;
+  // Read after the user transaction has released its connection: taking a second pooled
+  // connection while holding one can deadlock a busy pool.
+  const shopId = outcome.session.shopId;
+  const shopRow = await withShop(db, shopId, (tx) => tx.selectFrom('app.shops').select('name').where('id', '=', shopId).executeTakeFirstOrThrow());
+  return { ...outcome, email, shopName: shopRow.name };
 }
 
 export type RefreshOutcome = { ok: true; session: IssuedSession } | { ok: false; reason: 'invalid' | 'reused' };

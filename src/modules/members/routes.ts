@@ -4,9 +4,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
-import { keyedHash } from '../../lib/keyed-hash.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
-import { recordAuditEvent } from '../audit/service.js';
+import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
 import { requirePermission } from '../auth/permissions.js';
 import { changeRole, listMembers, removeMember, unlockMember } from './service.js';
 
@@ -18,11 +17,7 @@ const Member = Type.Object(
 const Params = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
 
 export const memberRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const audit = (request: FastifyRequest) => ({
-    ipHash: keyedHash(app.config.ipHashSecret, request.ip),
-    userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
-    requestId: String(request.id),
-  });
+  const audit = (request: FastifyRequest) => auditFields(app.config.ipHashSecret, clientInfo(request));
 
   app.get(
     '/api/v1/members',
