@@ -323,6 +323,27 @@ t.test('a refresh from another address is audited, and refused when the operator
   t.equal((await me(signed.json().accessToken, strict.app)).statusCode, 401, 'and the session is over');
 });
 
+t.test('signup is limited to 3 per hour per address', async (t) => {
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: '203.0.113.120', payload: { email: `${randomUUID()}@example.test`, password: PASSWORD, shopName: 'Acme' } });
+    codes.push(res.statusCode);
+  }
+  t.same(codes, [201, 201, 201, 429]);
+});
+
+t.test('an idle or expired session can no longer refresh', async (t) => {
+  for (const [name, change] of [
+    ['idle', `last_used_at = now() - interval '4 days'`],
+    ['past its absolute lifetime', `expires_at = now() - interval '1 second'`],
+  ] as const) {
+    const { res, body } = await signup();
+    await db.admin.query(`update app.sessions set ${change} where user_id = $1`, [body.user.id]);
+    const refreshed = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: refreshCookieOf(res)! } });
+    t.equal(refreshed.statusCode, 401, name);
+  }
+});
+
 // Last, so that it reads the logs of every test above.
 t.test('logs hold no password, token or e-mail address', async (t) => {
   const raw = rawLogs();

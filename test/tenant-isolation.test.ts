@@ -226,3 +226,24 @@ t.test("user-owned rows (sessions, refresh tokens, outbox) are visible to their 
     'a session cannot be created for another user',
   );
 });
+
+t.test("staff can see each other's user rows but change only their own", async (t) => {
+  const colleague = await createUser(db.admin, `${randomUUID()}@example.test`);
+  await addMember(db.admin, shopA, colleague, 'member');
+  await withShop(
+    db.apiDb,
+    shopA,
+    async (tx) => {
+      const visible = await tx.selectFrom('app.users').select('id').where('id', '=', colleague).execute();
+      t.equal(visible.length, 1, 'a colleague is visible');
+    },
+    userA,
+  );
+  await t.rejects(
+    withShop(db.apiDb, shopA, (tx) => tx.updateTable('app.users').set({ email: 'taken-over@example.test' }).where('id', '=', colleague).execute(), userA),
+    { code: '42501' },
+    "changing a colleague's e-mail (an account takeover) is refused",
+  );
+  const { rows } = await db.admin.query('select email from app.users where id = $1', [colleague]);
+  t.not(rows[0].email, 'taken-over@example.test');
+});
