@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/kysely.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { parseKeyRing } from './lib/key-ring.js';
 import cookie from '@fastify/cookie';
 import authPlugin from './plugins/auth.js';
 import corsPlugin from './plugins/cors.js';
@@ -57,6 +58,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorate('config', config);
   app.decorate('db', db);
   app.decorate('metrics', options.metrics ?? createMetrics());
+  app.decorate('keyRing', parseKeyRing(config.encryptionKeys));
 
   await app.register(errorsPlugin, { exposeInternals: config.nodeEnv === 'development' });
   await app.register(requestIdPlugin);

@@ -1,6 +1,7 @@
 // Fastify decorations shared by every module.
 import type { Config } from './config.js';
 import type { Db } from './db/kysely.js';
+import type { KeyRing } from './lib/key-ring.js';
 import type { Metrics } from './metrics.js';
 
 declare module 'fastify' {
@@ -8,6 +9,8 @@ declare module 'fastify' {
     config: Config;
     db: Db;
     metrics: Metrics;
+    /** ENCRYPTION_KEYS, parsed once: secrets at rest (Shopify tokens, invitation tokens). */
+    keyRing: KeyRing;
   }
 }
 

@@ -18,7 +18,8 @@ export interface ShopsTable {
 
 export interface UsersTable {
   id: Generated<string>;
-  email: string;
+  /** Null for a Shopify staff identity (created by a session-token exchange). */
+  email: string | null;
   password_hash: string | null;
   failed_login_count: Generated<number>;
   locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
@@ -93,7 +94,35 @@ export interface NotificationOutboxTable {
   sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface MemberInvitationsTable {
+  shop_id: string;
+  id: Generated<string>;
+  email: string;
+  role: MemberRole;
+  token_hash: Buffer;
+  /** Key-ring ciphertext of the token, for the mailer. */
+  token_ciphertext: string;
+  invited_by: string | null;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  sent_at: NullableTimestamp;
+  accepted_at: NullableTimestamp;
+  accepted_by: string | null;
+  revoked_at: NullableTimestamp;
+}
+
+export interface ShopifyStaffTable {
+  shop_id: string;
+  shopify_user_id: string;
+  user_id: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  'app.member_invitations': MemberInvitationsTable;
+  'app.shopify_staff': ShopifyStaffTable;
   'app.sessions': SessionsTable;
   'app.refresh_tokens': RefreshTokensTable;
   'app.notification_outbox': NotificationOutboxTable;

@@ -15,6 +15,8 @@ const Email = Type.String({ format: 'email', minLength: 3, maxLength: 320 });
 // Length is checked by the policy (12-128); the schema only bounds what is hashed.
 const Password = Type.String({ minLength: 1, maxLength: 1024 });
 const User = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() }, { additionalProperties: false });
+// GET /me may be a Shopify staff identity, which has no e-mail address.
+const Me = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false });
 const Shop = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() }, { additionalProperties: false });
 const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String(), details: Type.Optional(Type.Unknown()) }),
@@ -257,7 +259,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The user, the current shop and the role',
         security: [{ bearerAuth: [] }],
         response: {
-          200: Type.Object({ user: User, shop: Shop, role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]) }, { additionalProperties: false }),
+          200: Type.Object({ user: Me, shop: Shop, role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]) }, { additionalProperties: false }),
           401: ErrorResponse,
         },
       },

@@ -350,7 +350,7 @@ export async function changePassword(
     );
     return 'wrong_password';
   }
-  const policy = checkPassword(input.newPassword, { email: user.email });
+  const policy = checkPassword(input.newPassword, user.email ? { email: user.email } : {});
   if (!policy.ok) {
     throw new AppError(400, 'WEAK_PASSWORD', 'The password does not meet the password policy', { field: 'body.newPassword', reasons: policy.reasons });
   }

@@ -7,7 +7,7 @@ import { AppError } from '../../lib/app-error.js';
 
 export interface MemberView {
   userId: string;
-  email: string;
+  email: string | null;
   role: MemberRole;
   locked: boolean;
   createdAt: string;
