@@ -20,6 +20,7 @@ import { auditRoutes } from './modules/audit/routes.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { memberRoutes } from './modules/members/routes.js';
+import { shopifyRoutes } from './modules/shopify/routes.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -88,5 +89,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authRoutes);
   await app.register(auditRoutes);
   await app.register(memberRoutes);
+  await app.register(shopifyRoutes);
   return app as unknown as FastifyInstance;
 }

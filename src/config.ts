@@ -58,6 +58,15 @@ const ConfigSchema = Type.Object(
     workerMetricsPort: Type.Integer({ minimum: 0, maximum: 65535 }),
     embeddedPostgresPort: Type.Integer({ minimum: 1, maximum: 65535 }),
     embeddedPostgresDir: Type.String({ minLength: 1 }),
+    /** The Shopify app's client id and secret; absent: the Shopify routes answer 503. */
+    shopifyApiKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    shopifyApiSecret: Type.Optional(Type.String({ minLength: 1 })),
+    /** Access scopes requested at install, comma-separated. */
+    shopifyScopes: Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$' }),
+    /** Where a shop's admin lives; `{shop}` is the myshopify domain. Tests point it at a fake. */
+    shopifyAdminUrl: Type.String({ pattern: '^https?://[^\\s{}]*\\{shop\\}[^\\s{}]*$' }),
+    /** Clock skew allowed on Shopify session tokens' exp/nbf, in seconds. */
+    shopifySessionTokenLeewaySeconds: Type.Integer({ minimum: 0, maximum: 60 }),
   },
   { additionalProperties: false },
 );
@@ -70,9 +79,10 @@ const SECRETS = {
   JWT_SECRET: 'jwtSecret',
   IP_HASH_SECRET: 'ipHashSecret',
   METRICS_TOKEN: 'metricsToken',
+  SHOPIFY_API_SECRET: 'shopifyApiSecret',
 } as const satisfies Record<string, keyof Config>;
 
-const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN']);
+const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN', 'SHOPIFY_API_SECRET']);
 const MIN_SECRET_BYTES = 32;
 // Values copied from docs and examples; a secret equal to (or built from) one of them is not a secret.
 const PLACEHOLDER_PATTERNS = [
@@ -142,6 +152,10 @@ export function loadConfig(env: Env = process.env): Config {
     if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL is missing; refusing to start in production');
     if (!env.ENCRYPTION_KEYS) throw new ConfigError('ENCRYPTION_KEYS is missing; refusing to start in production');
     if (!env.PUBLIC_BASE_URL) throw new ConfigError('PUBLIC_BASE_URL is missing; refusing to start in production');
+    // Access tokens travel to this address: never in clear, never to a stand-in.
+    if (env.SHOPIFY_ADMIN_URL && !env.SHOPIFY_ADMIN_URL.startsWith('https://')) {
+      throw new ConfigError('SHOPIFY_ADMIN_URL must be https in production; refusing to start in production');
+    }
   }
 
   const port = int(env, 'PORT', 3000);
@@ -188,12 +202,20 @@ export function loadConfig(env: Env = process.env): Config {
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 0),
     embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 54329),
     embeddedPostgresDir: env.EMBEDDED_PG_DIR || '.data/postgres',
+    shopifyApiKey: env.SHOPIFY_API_KEY || undefined,
+    shopifyApiSecret: env.SHOPIFY_API_SECRET || undefined,
+    shopifyScopes: env.SHOPIFY_SCOPES || 'read_customers,read_orders',
+    shopifyAdminUrl: env.SHOPIFY_ADMIN_URL || 'https://{shop}',
+    shopifySessionTokenLeewaySeconds: int(env, 'SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS', 5),
   };
 
   if (!Value.Check(ConfigSchema, candidate)) {
     const first = Value.Errors(ConfigSchema, candidate).First();
     const key = first?.path.replace(/^\//, '').split('/')[0] ?? '';
     throw new ConfigError(`${envNameOf(key)} is invalid: ${first?.message ?? 'unknown error'}`);
+  }
+  if ((candidate.shopifyApiKey === undefined) !== (candidate.shopifyApiSecret === undefined)) {
+    throw new ConfigError('SHOPIFY_API_KEY and SHOPIFY_API_SECRET must be set together');
   }
   try {
     parseKeyRing(candidate.encryptionKeys);
@@ -248,6 +270,11 @@ const ENV_NAMES: Record<string, string> = {
   workerMetricsPort: 'WORKER_METRICS_PORT',
   embeddedPostgresPort: 'EMBEDDED_PG_PORT',
   embeddedPostgresDir: 'EMBEDDED_PG_DIR',
+  shopifyApiKey: 'SHOPIFY_API_KEY',
+  shopifyApiSecret: 'SHOPIFY_API_SECRET',
+  shopifyScopes: 'SHOPIFY_SCOPES',
+  shopifyAdminUrl: 'SHOPIFY_ADMIN_URL',
+  shopifySessionTokenLeewaySeconds: 'SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS',
 };
 
 function envNameOf(key: string): string {

@@ -68,3 +68,12 @@ t.test('the API process with a placeholder secret exits before listening', async
   t.not(code, 0);
   t.match(output, /JWT_SECRET is a known placeholder value; refusing to start in production/);
 });
+
+t.test('the Shopify app: key and secret together, a strong secret and an https admin in production', async (t) => {
+  const shopify = { SHOPIFY_API_KEY: 'pigeon-app', SHOPIFY_API_SECRET: `shpss_${'0a1b2c3d'.repeat(4)}` };
+  t.equal(loadConfig({ ...production, ...shopify }).shopifyAdminUrl, 'https://{shop}');
+  t.throws(() => loadConfig({ ...production, SHOPIFY_API_KEY: 'pigeon-app' }), { message: /^SHOPIFY_API_KEY and SHOPIFY_API_SECRET must be set together/ });
+  t.throws(() => loadConfig({ ...production, ...shopify, SHOPIFY_API_SECRET: 'shpss_short' }), { message: /^SHOPIFY_API_SECRET is shorter than 32 bytes/ });
+  t.throws(() => loadConfig({ ...production, ...shopify, SHOPIFY_ADMIN_URL: 'http://127.0.0.1:9/{shop}' }), { message: /^SHOPIFY_ADMIN_URL must be https in production/ });
+  t.throws(() => loadConfig({ ...shopify, SHOPIFY_ADMIN_URL: 'https://admin.example' }), { message: /^SHOPIFY_ADMIN_URL is invalid/ }, 'the template must name {shop}');
+});

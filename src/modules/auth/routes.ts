@@ -7,6 +7,7 @@ import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
 import { withShop } from '../../db/with-shop.js';
 import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type IssuedSession } from './service.js';
 import { clientInfo } from '../audit/service.js';
+import { exchangeSessionToken } from '../shopify/service.js';
 
 export const REFRESH_COOKIE = 'pigeon_refresh';
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
@@ -100,6 +101,32 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const tokens = issue(reply, outcome.session);
       return { ...tokens, user: { id: outcome.session.userId, email: outcome.email }, shop: { id: outcome.session.shopId, name: outcome.shopName } };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/shopify/session',
+    {
+      config: { rateLimit: { max: 60, timeWindow: '1 minute', keyGenerator: byIp } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a Shopify session token (App Bridge) for Pigeon tokens',
+        description:
+          'The session token must be HS256-signed with the app secret, aud = the app\'s API key, iss and dest naming one installed *.myshopify.com shop, within exp/nbf (small leeway), and name a staff user (sub). The first staff user of a shop becomes its owner, later ones members.',
+        body: Type.Object({ sessionToken: Type.String({ minLength: 1, maxLength: 8192 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object(
+            { accessToken: Type.String(), expiresIn: Type.Integer(), user: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }), shop: Shop, role: Type.String() },
+            { additionalProperties: false },
+          ),
+          401: ErrorResponse,
+          503: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await exchangeSessionToken(db, config, request.body.sessionToken, clientInfo(request));
+      return { ...issue(reply, outcome), user: { id: outcome.userId }, shop: { id: outcome.shopId, name: outcome.shopName }, role: outcome.role };
     },
   );
 

@@ -38,7 +38,7 @@ const auditBase = (config: Config, client: ClientInfo) => auditFields(config.ipH
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 /** A new session (refresh-token family) for the user, acting in shopId. Runs as the user. */
-async function createSession(tx: Tx, config: Config, userId: string, shopId: string, client: ClientInfo): Promise<{ sessionId: string; refreshToken: string }> {
+export async function createSession(tx: Tx, config: Config, userId: string, shopId: string, client: ClientInfo): Promise<{ sessionId: string; refreshToken: string }> {
   const sessionId = randomUUID();
   const { ipHash, userAgentHash } = fingerprint(config, client);
   const expiresAt = new Date(Date.now() + config.refreshTokenTtlSeconds * 1000);

@@ -1,0 +1,77 @@
+// The OAuth install: /install sends the merchant to Shopify, /callback comes back with a code.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { QueryParams } from '../../lib/shopify-hmac.js';
+import { clientInfo } from '../audit/service.js';
+import { shopAdminUrl } from '../../providers/shopify.js';
+import { beginInstall, completeInstall, OAUTH_STATE_TTL_SECONDS, shopifyClient } from './service.js';
+
+const STATE_COOKIE = 'pigeon_shopify_state';
+const STATE_COOKIE_PATH = '/api/v1/shopify';
+const CALLBACK_PATH = '/api/v1/shopify/callback';
+
+// Shopify adds parameters of its own (host, embedded, locale, session, …) and signs them
+// all, so they are kept verbatim for the HMAC; only their number and size are bounded.
+const SignedQuery = Type.Object(
+  { shop: Type.String({ minLength: 1, maxLength: 255 }) },
+  { additionalProperties: Type.Union([Type.String({ maxLength: 2048 }), Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 50 })]), maxProperties: 20 },
+);
+const ErrorResponse = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String(), details: Type.Optional(Type.Unknown()) }),
+});
+
+export const shopifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, db } = app;
+  const secureCookie = config.nodeEnv !== 'development';
+  const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
+
+  app.get(
+    '/api/v1/shopify/install',
+    {
+      config: { rateLimit: { max: 30, timeWindow: '15 minutes', keyGenerator: byIp } },
+      schema: {
+        tags: ['shopify'],
+        summary: 'Start the OAuth install: redirects to Shopify with a fresh single-use state',
+        description: `The state is 32 random bytes, stored hashed, good for ${OAUTH_STATE_TTL_SECONDS / 60} minutes and one callback, and bound to this browser by an HttpOnly cookie. A signed install link (hmac present) must verify.`,
+        querystring: SignedQuery,
+        response: { 302: Type.Null(), 400: ErrorResponse, 401: ErrorResponse, 503: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const { state, location } = await beginInstall(db, config, request.query as QueryParams, `${config.publicBaseUrl}${CALLBACK_PATH}`);
+      reply.setCookie(STATE_COOKIE, state, {
+        httpOnly: true,
+        secure: secureCookie,
+        // Lax, not Strict: the callback is a top-level redirect from Shopify's domain.
+        sameSite: 'lax',
+        path: STATE_COOKIE_PATH,
+        maxAge: OAUTH_STATE_TTL_SECONDS,
+      });
+      reply.header('Cache-Control', 'no-store');
+      return reply.redirect(location, 302);
+    },
+  );
+
+  app.get(
+    CALLBACK_PATH,
+    {
+      config: { rateLimit: { max: 30, timeWindow: '15 minutes', keyGenerator: byIp } },
+      schema: {
+        tags: ['shopify'],
+        summary: 'Finish the OAuth install (HMAC, shop and state checked first); creates the shop',
+        querystring: SignedQuery,
+        response: { 302: Type.Null(), 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const browserState = request.cookies[STATE_COOKIE];
+      // Whatever happens next, this browser's state is spent.
+      reply.clearCookie(STATE_COOKIE, { path: STATE_COOKIE_PATH });
+      const installed = await completeInstall(db, config, app.keyRing, request.query as QueryParams, browserState, clientInfo(request));
+      reply.header('Cache-Control', 'no-store');
+      // Into the app inside the shop's admin, where App Bridge signs the staff user in.
+      return reply.redirect(`${shopAdminUrl(config.shopifyAdminUrl, installed.shop)}/admin/apps/${encodeURIComponent(shopifyClient(config).apiKey)}`, 302);
+    },
+  );
+};
