@@ -11,6 +11,7 @@ import cookie from '@fastify/cookie';
 import authPlugin from './plugins/auth.js';
 import corsPlugin from './plugins/cors.js';
 import errorsPlugin from './plugins/errors.js';
+import idempotencyPlugin from './plugins/idempotency.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -83,6 +84,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   // After the rate limiter's prefilter (cheap refusals first), before the routes' limits.
   await app.register(authPlugin, { config, db });
+  // Before the routes: it attaches its hooks to the routes that opt in as they are added.
+  await app.register(idempotencyPlugin, { db });
   await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl });
 
   await app.register(healthRoutes);

@@ -120,7 +120,21 @@ export interface ShopifyStaffTable {
   created_at: Timestamp;
 }
 
+export interface IdempotencyKeysTable {
+  shop_id: string;
+  key: string;
+  request_hash: Buffer;
+  state: Generated<'running' | 'done'>;
+  response_status: number | null;
+  response_content_type: string | null;
+  response_body: string | null;
+  created_at: Timestamp;
+  locked_until: Date | string;
+  expires_at: Date | string;
+}
+
 export interface Database {
+  'app.idempotency_keys': IdempotencyKeysTable;
   'app.member_invitations': MemberInvitationsTable;
   'app.shopify_staff': ShopifyStaffTable;
   'app.sessions': SessionsTable;

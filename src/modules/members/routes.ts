@@ -130,6 +130,7 @@ export const memberRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/members',
     {
       preHandler: requirePermission('members.manage'),
+      config: { idempotent: true },
       schema: {
         tags: ['members'],
         summary: 'Invite someone to the shop by e-mail (they accept signed in as that address)',

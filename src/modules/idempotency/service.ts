@@ -1,0 +1,105 @@
+// Idempotency keys: claim, complete, release. Each call is its own short transaction on
+// the shop (the caller's request runs in between), so a claim is visible to a concurrent
+// retry at once.
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../../db/kysely.js';
+import { withShop } from '../../db/with-shop.js';
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** How long a claim holds before a retry may take over a request that died. */
+export const IDEMPOTENCY_LOCK_SECONDS = 120;
+/** Responses larger than this are not stored (the claim is released instead). */
+export const MAX_STORED_RESPONSE_BYTES = 65536;
+
+export type ClaimOutcome =
+  | { kind: 'claimed' }
+  | { kind: 'replay'; status: number; contentType: string | null; body: string }
+  | { kind: 'mismatch' }
+  | { kind: 'running' };
+
+/** JSON with object keys sorted at every level: the same body always hashes the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function requestHash(parts: { method: string; route: string; params: unknown; body: unknown }): Buffer {
+  return createHash('sha256').update(canonicalJson([parts.method, parts.route, parts.params ?? null, parts.body ?? null])).digest();
+}
+
+/**
+ * Claims the key for this request, or says what to answer instead: the stored response
+ * (same request, finished), 422 (another request under this key), 409 (still running).
+ */
+export async function claimIdempotencyKey(db: Db, shopId: string, key: string, hash: Buffer): Promise<ClaimOutcome> {
+  return withShop(db, shopId, async (tx) => {
+    const inserted = await tx
+      .insertInto('app.idempotency_keys')
+      .values({
+        shop_id: shopId,
+        key,
+        request_hash: hash,
+        locked_until: sql<Date>`now() + make_interval(secs => ${IDEMPOTENCY_LOCK_SECONDS})`,
+        expires_at: sql<Date>`now() + make_interval(secs => ${IDEMPOTENCY_TTL_SECONDS})`,
+      })
+      .onConflict((oc) => oc.columns(['shop_id', 'key']).doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (inserted) return { kind: 'claimed' };
+    const existing = await tx
+      .selectFrom('app.idempotency_keys')
+      .select(['request_hash', 'state', 'response_status', 'response_content_type', 'response_body', sql<boolean>`locked_until < now()`.as('abandoned'), sql<boolean>`expires_at < now()`.as('expired')])
+      .where('shop_id', '=', shopId)
+      .where('key', '=', key)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!existing) return { kind: 'running' }; // deleted under us by the sweep: let the client retry
+    const takeOver = existing.expired || (existing.state === 'running' && existing.abandoned && Buffer.compare(existing.request_hash, hash) === 0);
+    if (takeOver) {
+      await tx
+        .updateTable('app.idempotency_keys')
+        .set({
+          request_hash: hash,
+          state: 'running',
+          response_status: null,
+          response_content_type: null,
+          response_body: null,
+          locked_until: sql<Date>`now() + make_interval(secs => ${IDEMPOTENCY_LOCK_SECONDS})`,
+          expires_at: sql<Date>`now() + make_interval(secs => ${IDEMPOTENCY_TTL_SECONDS})`,
+        })
+        .where('shop_id', '=', shopId)
+        .where('key', '=', key)
+        .execute();
+      return { kind: 'claimed' };
+    }
+    if (Buffer.compare(existing.request_hash, hash) !== 0) return { kind: 'mismatch' };
+    if (existing.state === 'running') return { kind: 'running' };
+    return { kind: 'replay', status: existing.response_status!, contentType: existing.response_content_type, body: existing.response_body ?? '' };
+  });
+}
+
+/** Stores the finished request's response for replay. */
+export async function completeIdempotencyKey(db: Db, shopId: string, key: string, response: { status: number; contentType: string | null; body: string }): Promise<void> {
+  await withShop(db, shopId, (tx) =>
+    tx
+      .updateTable('app.idempotency_keys')
+      .set({ state: 'done', response_status: response.status, response_content_type: response.contentType, response_body: response.body })
+      .where('shop_id', '=', shopId)
+      .where('key', '=', key)
+      .where('state', '=', 'running')
+      .execute(),
+  );
+}
+
+/** Gives the key up (the request failed in a way worth retrying, e.g. a 5xx). */
+export async function releaseIdempotencyKey(db: Db, shopId: string, key: string): Promise<void> {
+  await withShop(db, shopId, (tx) => tx.deleteFrom('app.idempotency_keys').where('shop_id', '=', shopId).where('key', '=', key).where('state', '=', 'running').execute());
+}
