@@ -22,6 +22,7 @@ import { authRoutes } from './modules/auth/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { memberRoutes } from './modules/members/routes.js';
 import { shopifyRoutes } from './modules/shopify/routes.js';
+import { templateRoutes } from './modules/templates/routes.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -93,5 +94,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auditRoutes);
   await app.register(memberRoutes);
   await app.register(shopifyRoutes);
+  await app.register(templateRoutes);
   return app as unknown as FastifyInstance;
 }

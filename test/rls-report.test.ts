@@ -17,6 +17,12 @@ const ALLOWLIST: Array<{ check: string; object: string; detail: RegExp; why: str
     why: 'users are global identities (one person, several shops), not rows of a shop',
   },
   {
+    check: 'fk_without_shop_id',
+    object: 'app.template_usage',
+    detail: /template_usage_template_id_fkey/,
+    why: 'templates are one global, read-only catalogue; usage counts point into it',
+  },
+  {
     check: 'unique_without_shop_id',
     object: 'app.shops',
     detail: /shops_shopify_domain_key/,

@@ -133,7 +133,24 @@ export interface IdempotencyKeysTable {
   expires_at: Date | string;
 }
 
+export interface TemplatesTable {
+  id: string;
+  name: string;
+  category: string;
+  body: string;
+  created_at: Timestamp;
+}
+
+export interface TemplateUsageTable {
+  shop_id: string;
+  template_id: string;
+  uses: number;
+  last_used_at: NullableTimestamp;
+}
+
 export interface Database {
+  'app.templates': TemplatesTable;
+  'app.template_usage': TemplateUsageTable;
   'app.idempotency_keys': IdempotencyKeysTable;
   'app.member_invitations': MemberInvitationsTable;
   'app.shopify_staff': ShopifyStaffTable;
