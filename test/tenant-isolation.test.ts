@@ -2,7 +2,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { withShop, withUser } from '../src/db/with-shop.js';
+import { readInShop, withShop, withUser } from '../src/db/with-shop.js';
 import { createTestDatabase } from './helpers/database.js';
 import { addMember, createShop, createUser } from './helpers/fixtures.js';
 
@@ -159,6 +159,45 @@ t.test('500 interleaved requests for two shops over a pool of 2 return no foreig
   const counts = await Promise.all(jobs);
   t.equal(foreign, 0);
   t.ok(counts.every((c) => c === 2), 'each saw exactly its own shop and event');
+});
+
+t.test('readInShop: its COMMIT is not waited for, so it must refuse every write and leak nothing', async (t) => {
+  await t.rejects(
+    readInShop(db.apiDb, shopA, (tx) => tx.insertInto('app.audit_events').values({ shop_id: shopA, action: 'test.write', result: 'success' }).execute()),
+    { code: '25006' },
+    'a plain write is refused (read-only transaction)',
+  );
+  await t.rejects(
+    readInShop(db.apiDb, shopA, (tx) => sql`select app_private.add_job('rate_limit_sweep', ${JSON.stringify({ shopId: shopA })}::jsonb)`.execute(tx)),
+    { code: '25006' },
+    'a write hidden in a function is refused too',
+  );
+  // Interleaved reads over 2 pipelined connections: each sees only its shop, and the
+  // queued COMMIT never lets a shop leak into the next transaction on the connection.
+  let foreign = 0;
+  const counts = await Promise.all(
+    Array.from({ length: 500 }, (_, i) => {
+      const shop = i % 2 === 0 ? shopA : shopB;
+      const read = (tx: Parameters<Parameters<typeof readInShop>[2]>[0]) => tx.selectFrom('app.shops').select('id').execute();
+      // Mix in ordinary transactions so that both kinds follow each other on a connection.
+      const run = i % 3 === 0 ? withShop(db.apiDb, shop, read) : readInShop(db.apiDb, shop, read);
+      return run.then((rows) => {
+        for (const r of rows) if (r.id !== shop) foreign++;
+        return rows.length;
+      });
+    }),
+  );
+  t.equal(foreign, 0);
+  t.ok(counts.every((c) => c === 1), 'each saw exactly its own shop');
+  const clients = await Promise.all([db.apiPool.connect(), db.apiPool.connect()]);
+  try {
+    for (const client of clients) {
+      const { rows } = await client.query(`select current_setting('app.shop_id', true) as setting, now() = statement_timestamp() as outside_transaction`);
+      t.same(rows[0], { setting: '', outside_transaction: true }, 'no shop, and no transaction left open');
+    }
+  } finally {
+    for (const client of clients) client.release();
+  }
 });
 
 t.test('run-time roles have no BYPASSRLS, are not superusers and own no table', async (t) => {

@@ -20,6 +20,8 @@ export interface TenantContextDialectConfig extends PostgresDialectConfig {
 
 // BEGIN + set_config sent but not yet confirmed, per connection (pipeline mode only).
 const pendingStarts = new WeakMap<DatabaseConnection, Promise<unknown>>();
+// Connections whose current transaction is READ ONLY (pipeline mode only).
+const readOnlyTransactions = new WeakSet<DatabaseConnection>();
 
 class TenantContextDriver extends PostgresDriver {
   constructor(private readonly pipelined: boolean, config: PostgresDialectConfig) {
@@ -44,6 +46,7 @@ class TenantContextDriver extends PostgresDriver {
     // matches nothing) and the commit below fails, so Kysely rolls back and rethrows.
     started.catch(() => {});
     pendingStarts.set(connection, started);
+    if (settings.accessMode === 'read only') readOnlyTransactions.add(connection);
   }
 
   override async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -52,10 +55,20 @@ class TenantContextDriver extends PostgresDriver {
       pendingStarts.delete(connection);
       await started;
     }
+    if (readOnlyTransactions.delete(connection)) {
+      // A READ ONLY transaction (Postgres refuses any write in it, functions included) has
+      // nothing to lose at COMMIT: its reads came from a snapshot that is already complete.
+      // So the COMMIT is queued without waiting for its answer and the connection goes back
+      // to the pool at once; in pipeline mode the next transaction's BEGIN queues behind it
+      // on the same connection, and Postgres runs them in order. One round trip fewer.
+      connection.executeQuery(CompiledQuery.raw('commit')).catch(() => {});
+      return;
+    }
     await super.commitTransaction(connection);
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    readOnlyTransactions.delete(connection);
     const started = pendingStarts.get(connection);
     if (started) {
       pendingStarts.delete(connection);

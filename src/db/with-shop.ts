@@ -7,16 +7,26 @@ import { InvalidTenantIdError, isUuid, tenantContextStorage, type TenantContext 
 
 export type Tx = Transaction<Database>;
 
-async function inContext<T>(db: Db, context: TenantContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+async function inContext<T>(db: Db, context: TenantContext, fn: (tx: Tx) => Promise<T>, readOnly = false): Promise<T> {
   // Validate before touching the pool: a bad id must never reach SQL.
   if (context.shopId !== undefined && !isUuid(context.shopId)) throw new InvalidTenantIdError('shopId');
   if (context.userId !== undefined && !isUuid(context.userId)) throw new InvalidTenantIdError('userId');
-  return tenantContextStorage.run(context, () => db.transaction().execute(fn));
+  const transaction = readOnly ? db.transaction().setAccessMode('read only') : db.transaction();
+  return tenantContextStorage.run(context, () => transaction.execute(fn));
 }
 
 /** Run fn in a transaction scoped to shopId (and userId when given). */
 export function withShop<T>(db: Db, shopId: string, fn: (tx: Tx) => Promise<T>, userId?: string): Promise<T> {
   return inContext(db, userId === undefined ? { shopId } : { shopId, userId }, fn);
+}
+
+/**
+ * withShop for reads: the transaction is READ ONLY (Postgres refuses any write in it,
+ * including one hidden in a function), so on the pipelined API pool its COMMIT is not
+ * waited for. For GET routes: one round trip, like a bare select.
+ */
+export function readInShop<T>(db: Db, shopId: string, fn: (tx: Tx) => Promise<T>, userId?: string): Promise<T> {
+  return inContext(db, userId === undefined ? { shopId } : { shopId, userId }, fn, true);
 }
 
 /** Run fn in a transaction scoped to a user only (their sessions, their memberships). */

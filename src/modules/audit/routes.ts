@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
 import { isUuid } from '../../db/tenant-context.js';
-import { withShop } from '../../db/with-shop.js';
+import { readInShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf } from '../../plugins/auth.js';
@@ -53,7 +53,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { limit, cursor, action, from, to } = request.query;
       if (from && to && new Date(from) > new Date(to)) throw new AppError(400, 'INVALID_RANGE', '`from` is after `to`', { field: 'querystring.from' });
       const after = cursor ? decodeCursor(cursor, ['string', 'string']) : null;
-      const rows = await withShop(
+      const rows = await readInShop(
         app.db,
         shopId,
         async (tx) => {

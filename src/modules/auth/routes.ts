@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
 import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
-import { withShop } from '../../db/with-shop.js';
+import { readInShop, withShop } from '../../db/with-shop.js';
 import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type IssuedSession } from './service.js';
 import { clientInfo } from '../audit/service.js';
 import { exchangeSessionToken } from '../shopify/service.js';
@@ -293,7 +293,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const auth = authOf(request);
-      return withShop(
+      return readInShop(
         db,
         auth.shopId,
         async (tx) => {

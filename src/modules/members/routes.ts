@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { withShop } from '../../db/with-shop.js';
+import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
@@ -48,7 +48,7 @@ export const memberRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { shopId, userId } = authOf(request);
       // Staff lists are small (a shop has a handful of people): one page.
-      return { items: await withShop(app.db, shopId, (tx) => listMembers(tx, shopId), userId), nextCursor: null };
+      return { items: await readInShop(app.db, shopId, (tx) => listMembers(tx, shopId), userId), nextCursor: null };
     },
   );
 
@@ -171,7 +171,7 @@ export const memberRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { shopId, userId } = authOf(request);
-      return { items: await withShop(app.db, shopId, (tx) => listInvitations(tx, shopId), userId), nextCursor: null };
+      return { items: await readInShop(app.db, shopId, (tx) => listInvitations(tx, shopId), userId), nextCursor: null };
     },
   );
 

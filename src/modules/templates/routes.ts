@@ -1,7 +1,7 @@
 // GET /api/v1/templates and /templates/:id: the global catalogue with this shop's usage.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { withShop } from '../../db/with-shop.js';
+import { readInShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { getTemplate, listTemplates } from './service.js';
@@ -34,7 +34,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { shopId, userId } = authOf(request);
-      return { items: await withShop(app.db, shopId, (tx) => listTemplates(tx, shopId), userId), nextCursor: null };
+      return { items: await readInShop(app.db, shopId, (tx) => listTemplates(tx, shopId), userId), nextCursor: null };
     },
   );
 
@@ -52,7 +52,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { shopId, userId } = authOf(request);
-      const template = await withShop(app.db, shopId, (tx) => getTemplate(tx, shopId, request.params.id), userId);
+      const template = await readInShop(app.db, shopId, (tx) => getTemplate(tx, shopId, request.params.id), userId);
       if (!template) throw new AppError(404, 'NOT_FOUND', 'Template not found');
       return template;
     },
