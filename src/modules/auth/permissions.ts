@@ -11,6 +11,8 @@ export const PERMISSIONS = {
   'billing.manage': ['owner', 'admin'],
   'settings.manage': ['owner', 'admin'],
   'contacts.write': ['owner', 'admin', 'member'],
+  // Whole-audience and privacy operations: the consent chain check, GDPR requests, export.
+  'contacts.privacy': ['owner', 'admin'],
   'campaigns.write': ['owner', 'admin', 'member'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 

@@ -1,0 +1,154 @@
+// Consent changes. Every change appends a link to the contact's chain (consent-chain.ts)
+// and moves the contact's state, in the caller's transaction, under a lock on the contact.
+// The one rule with teeth: an import never turns an unsubscribed contact into a
+// subscribed one; only an explicit opt-in (api, admin, keyword, shopify) can.
+import { sql } from 'kysely';
+import type { ConsentSource, ConsentState } from '../../db/database.js';
+import type { Tx } from '../../db/with-shop.js';
+import { genesisHash, linkHash, newSalt, piiDigest } from './consent-chain.js';
+
+export type ConsentActor = { kind: 'user'; id: string } | { kind: 'system' } | { kind: 'contact' } | { kind: 'shopify' };
+
+export interface ConsentChange {
+  shopId: string;
+  contactId: string;
+  state: ConsentState;
+  source: ConsentSource;
+  actor: ConsentActor;
+}
+
+export type ConsentOutcome = 'changed' | 'unchanged' | 'refused' | 'not_found';
+
+/** May `source` move a contact from `current` to `next`? */
+export function consentChangeAllowed(current: ConsentState, next: ConsentState, source: ConsentSource): boolean {
+  return !(source === 'import' && current === 'unsubscribed' && next === 'subscribed');
+}
+
+interface Head {
+  seq: number;
+  hash: Buffer;
+}
+
+/** The row to insert for the next link after `head` (null head: the first link). */
+export function buildLink(
+  input: { shopId: string; contactId: string; state: ConsentState; previousState: ConsentState | null; source: ConsentSource; actor: ConsentActor; phone: string },
+  head: Head | null,
+  occurredAt = new Date(),
+) {
+  const salt = newSalt();
+  const digest = piiDigest(salt, input.phone);
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? genesisHash(input.shopId, input.contactId);
+  const actorId = input.actor.kind === 'user' ? input.actor.id : null;
+  const hash = linkHash({
+    shopId: input.shopId,
+    contactId: input.contactId,
+    seq,
+    state: input.state,
+    previousState: input.previousState,
+    source: input.source,
+    actorKind: input.actor.kind,
+    actorId,
+    occurredAt,
+    piiDigest: digest,
+    prevHash,
+  });
+  return {
+    shop_id: input.shopId,
+    contact_id: input.contactId,
+    seq,
+    state: input.state,
+    previous_state: input.previousState,
+    source: input.source,
+    actor_kind: input.actor.kind,
+    actor_id: actorId,
+    occurred_at: occurredAt,
+    pii_digest: digest,
+    pii_salt: salt,
+    pii_phone: input.phone,
+    prev_hash: prevHash,
+    hash,
+  };
+}
+
+export async function chainHead(tx: Tx, shopId: string, contactId: string): Promise<Head | null> {
+  const row = await tx
+    .selectFrom('app.consent_events')
+    .select(['seq', 'hash'])
+    .where('shop_id', '=', shopId)
+    .where('contact_id', '=', contactId)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+/** The first link of a new contact (its initial state, even 'never'). */
+export async function recordInitialConsent(tx: Tx, change: ConsentChange & { phone: string }): Promise<void> {
+  await tx.insertInto('app.consent_events').values(buildLink({ ...change, previousState: null }, null)).execute();
+}
+
+export async function recordConsentChange(tx: Tx, change: ConsentChange): Promise<ConsentOutcome> {
+  const contact = await tx
+    .selectFrom('app.contacts')
+    .select(['consent_state', 'phone_e164'])
+    .where('shop_id', '=', change.shopId)
+    .where('id', '=', change.contactId)
+    .where('deleted_at', 'is', null)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!contact || !contact.phone_e164) return 'not_found';
+  if (contact.consent_state === change.state) return 'unchanged';
+  if (!consentChangeAllowed(contact.consent_state, change.state, change.source)) return 'refused';
+  const head = await chainHead(tx, change.shopId, change.contactId);
+  await tx
+    .insertInto('app.consent_events')
+    .values(buildLink({ ...change, previousState: contact.consent_state, phone: contact.phone_e164 }, head))
+    .execute();
+  await tx
+    .updateTable('app.contacts')
+    .set({ consent_state: change.state, consent_updated_at: new Date() })
+    .where('shop_id', '=', change.shopId)
+    .where('id', '=', change.contactId)
+    .execute();
+  return 'changed';
+}
+
+export interface ConsentEventView {
+  seq: number;
+  state: ConsentState;
+  previousState: ConsentState | null;
+  source: ConsentSource;
+  actor: { kind: string; id: string | null };
+  occurredAt: string;
+  hash: string;
+  prevHash: string;
+  redacted: boolean;
+}
+
+export async function consentHistory(tx: Tx, shopId: string, contactId: string): Promise<ConsentEventView[]> {
+  const rows = await tx
+    .selectFrom('app.consent_events')
+    .selectAll()
+    .where('shop_id', '=', shopId)
+    .where('contact_id', '=', contactId)
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => ({
+    seq: r.seq,
+    state: r.state,
+    previousState: r.previous_state,
+    source: r.source,
+    actor: { kind: r.actor_kind, id: r.actor_id },
+    occurredAt: new Date(r.occurred_at).toISOString(),
+    hash: r.hash.toString('hex'),
+    prevHash: r.prev_hash.toString('hex'),
+    redacted: r.pii_salt === null,
+  }));
+}
+
+/** Removes the consent evidence's PII (phone and salt); the chain stays valid. */
+export async function redactConsentPii(tx: Tx, contactId: string): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select app_private.redact_consent_pii(${contactId}) as n`.execute(tx);
+  return rows[0]?.n ?? 0;
+}

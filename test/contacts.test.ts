@@ -1,0 +1,216 @@
+// Contacts and consent, as the attacks and the mistakes: another shop's ids, unknown query
+// parameters, bad numbers, an import re-subscribing someone who said STOP, paging while
+// contacts arrive, and tampering with the consent evidence.
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase } from './helpers/database.js';
+import { buildTestApp } from './helpers/app.js';
+import { withShop } from '../src/db/with-shop.js';
+import { recordConsentChange } from '../src/modules/contacts/consent.js';
+import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
+
+const db = await createTestDatabase(t);
+const testApp = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
+const { app } = testApp;
+let ip = 0;
+async function account() {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
+  return { shopId: res.json().shop.id as string, userId: res.json().user.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
+}
+const a = await account();
+const b = await account();
+let n = 0;
+const phone = () => `+1415555${String(1000 + ++n).slice(-4)}`;
+const create = (who: { headers: Record<string, string> }, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/api/v1/contacts', headers: who.headers, payload });
+
+t.test('phones are stored in E.164, with the shop default region for local numbers', async (t) => {
+  const local = await create(a, { phone: '(415) 555-0134', firstName: 'Ann', consent: 'subscribed', tags: [' VIP ', 'vip', 'new'] });
+  t.equal(local.statusCode, 201);
+  t.same([local.json().phone, local.json().country, local.json().timeZone, local.json().tags], ['+14155550134', 'US', 'America/New_York', ['vip', 'new']]);
+  const intl = await create(a, { phone: '+33 6 12 34 56 78' });
+  t.same([intl.json().phone, intl.json().country, intl.json().consent], ['+33612345678', 'FR', 'never']);
+  for (const bad of ['12', 'not a number', '+1 555 0000 00000 0']) {
+    const res = await create(a, { phone: bad });
+    t.equal(res.statusCode, 400, bad);
+    t.equal(res.json().error.details.field, 'body.phone');
+  }
+  const duplicate = await create(a, { phone: '+1 415 555 0134' });
+  t.equal(duplicate.statusCode, 409, 'the same number twice in one shop');
+  const elsewhere = await create(b, { phone: '+14155550134' });
+  t.equal(elsewhere.statusCode, 201, 'the same number in another shop is another contact');
+  t.notOk(JSON.stringify(elsewhere.json()).includes('Ann'), "and shows nothing of the first shop's contact");
+});
+
+t.test("another shop's contact is 404 for every route", async (t) => {
+  const theirs = (await create(b, { phone: phone(), firstName: 'Bob' })).json().id;
+  for (const [method, url, payload] of [
+    ['GET', `/api/v1/contacts/${theirs}`, undefined],
+    ['PATCH', `/api/v1/contacts/${theirs}`, { firstName: 'Mallory' }],
+    ['DELETE', `/api/v1/contacts/${theirs}`, undefined],
+    ['GET', `/api/v1/contacts/${theirs}/consent`, undefined],
+    ['POST', `/api/v1/contacts/${theirs}/consent`, { state: 'unsubscribed' }],
+    ['GET', `/api/v1/contacts/${theirs}/data`, undefined],
+  ] as const) {
+    const res = await app.inject({ method, url, headers: a.headers, ...(payload ? { payload } : {}) });
+    t.equal(res.statusCode, 404, `${method} ${url}`);
+  }
+  const still = await app.inject({ url: `/api/v1/contacts/${theirs}`, headers: b.headers });
+  t.same([still.json().firstName, still.json().consent], ['Bob', 'never'], 'untouched');
+});
+
+t.test('unknown or malformed query parameters are refused', async (t) => {
+  for (const query of ['foo=1', 'limit=0', 'limit=201', 'consent=maybe', 'createdFrom=yesterday', 'cursor=%%%', "q=' or 1=1"]) {
+    const res = await app.inject({ url: `/api/v1/contacts?${query}`, headers: a.headers });
+    t.ok(res.statusCode === 400 || (query.startsWith('q=') && res.statusCode === 200), query);
+  }
+});
+
+t.test('filters and search', async (t) => {
+  const tag = `t${randomUUID().slice(0, 8)}`;
+  await create(a, { phone: phone(), firstName: 'Zelda', tags: [tag], consent: 'subscribed' });
+  await create(a, { phone: '+14155559876', lastName: 'Zimmer', tags: [tag] });
+  const byTag = await app.inject({ url: `/api/v1/contacts?tag=${tag}`, headers: a.headers });
+  t.equal(byTag.json().items.length, 2);
+  const byTagAndConsent = await app.inject({ url: `/api/v1/contacts?tag=${tag}&consent=subscribed`, headers: a.headers });
+  t.same(byTagAndConsent.json().items.map((c: { firstName: string }) => c.firstName), ['Zelda']);
+  const byName = await app.inject({ url: '/api/v1/contacts?q=zim', headers: a.headers });
+  t.same(byName.json().items.map((c: { lastName: string }) => c.lastName), ['Zimmer']);
+  const byPhone = await app.inject({ url: '/api/v1/contacts?q=%2B1415555987', headers: a.headers });
+  t.same(byPhone.json().items.map((c: { phone: string }) => c.phone), ['+14155559876']);
+});
+
+t.test('paging returns each contact exactly once while contacts are added between pages', async (t) => {
+  const shop = await account();
+  for (let i = 0; i < 25; i++) await create(shop, { phone: `+1212555${String(2000 + i)}` });
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let added = 0;
+  do {
+    const res: { json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await app.inject({ url: `/api/v1/contacts?limit=7${cursor ? `&cursor=${cursor}` : ''}`, headers: shop.headers });
+    seen.push(...res.json().items.map((c: { id: string }) => c.id));
+    cursor = res.json().nextCursor;
+    if (added < 3) await create(shop, { phone: `+1212555${String(3000 + added++)}` });
+  } while (cursor);
+  t.equal(seen.length, 28, 'the 25 and the 3 added while paging');
+  t.equal(new Set(seen).size, seen.length, 'no contact twice');
+});
+
+t.test('an import can never re-subscribe a contact who unsubscribed; an explicit opt-in can', async (t) => {
+  const id = (await create(a, { phone: phone(), consent: 'subscribed' })).json().id;
+  const stop = await app.inject({ method: 'POST', url: `/api/v1/contacts/${id}/consent`, headers: a.headers, payload: { state: 'unsubscribed' } });
+  t.equal(stop.json().consent, 'unsubscribed');
+  const viaImport = await withShop(db.apiDb, a.shopId, (tx) => recordConsentChange(tx, { shopId: a.shopId, contactId: id, state: 'subscribed', source: 'import', actor: { kind: 'system' } }));
+  t.equal(viaImport, 'refused');
+  t.equal((await app.inject({ url: `/api/v1/contacts/${id}`, headers: a.headers })).json().consent, 'unsubscribed');
+  const optIn = await app.inject({ method: 'POST', url: `/api/v1/contacts/${id}/consent`, headers: a.headers, payload: { state: 'subscribed', source: 'admin' } });
+  t.equal(optIn.json().consent, 'subscribed');
+  const history = (await app.inject({ url: `/api/v1/contacts/${id}/consent`, headers: a.headers })).json().items;
+  t.same(history.map((e: { state: string; source: string }) => `${e.source}:${e.state}`), ['api:subscribed', 'api:unsubscribed', 'admin:subscribed']);
+  t.equal(history[1].prevHash, history[0].hash, 'each link names the previous one');
+  t.equal(history[2].actor.id, a.userId, 'and who made the change');
+  // PATCH cannot change consent behind the history's back.
+  t.equal((await app.inject({ method: 'PATCH', url: `/api/v1/contacts/${id}`, headers: a.headers, payload: { consent: 'never' } })).statusCode, 400);
+});
+
+t.test('the run-time roles cannot rewrite or delete consent evidence', async (t) => {
+  for (const pool of [db.apiPool, db.workerPool]) {
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('app.shop_id', $1, true)`, [a.shopId]);
+      await t.rejects(client.query(`update app.consent_events set state = 'subscribed'`), { code: '42501' });
+      await client.query('rollback');
+      await client.query('begin');
+      await client.query(`select set_config('app.shop_id', $1, true)`, [a.shopId]);
+      await t.rejects(client.query(`delete from app.consent_events`), { code: '42501' });
+      await client.query('rollback');
+    } finally {
+      client.release();
+    }
+  }
+});
+
+t.test('deleting a contact removes its PII and keeps the chain valid', async (t) => {
+  const shop = await account();
+  const created = (await create(shop, { phone: '+14155550999', email: 'gone@example.test', firstName: 'Gone', consent: 'subscribed' })).json();
+  await app.inject({ method: 'POST', url: `/api/v1/contacts/${created.id}/consent`, headers: shop.headers, payload: { state: 'unsubscribed' } });
+  const data = await app.inject({ url: `/api/v1/contacts/${created.id}/data`, headers: shop.headers });
+  t.equal(data.json().contact.email, 'gone@example.test', 'the data request returns what is held');
+  t.equal(data.json().consentHistory.length, 2);
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/contacts/${created.id}`, headers: shop.headers })).statusCode, 204);
+  t.equal((await app.inject({ url: `/api/v1/contacts/${created.id}`, headers: shop.headers })).statusCode, 404);
+  const { rows } = await db.admin.query(`select c::text as contact from app.contacts c where id = $1`, [created.id]);
+  for (const pii of ['4155550999', 'gone@example.test', 'Gone']) t.notOk(rows[0].contact.includes(pii), `contact row holds no ${pii}`);
+  const { rows: events } = await db.admin.query(`select e::text as event from app.consent_events e where contact_id = $1`, [created.id]);
+  t.equal(events.length, 2, 'the evidence stays');
+  for (const e of events) t.notOk(e.event.includes('4155550999'), 'without the phone');
+  const verify = await app.inject({ url: '/api/v1/consent/verify', headers: shop.headers });
+  t.same(verify.json(), { ok: true, contacts: 1, events: 2, firstBroken: null });
+  const { rows: audit } = await db.admin.query(`select 1 from app.audit_events where shop_id = $1 and action = 'contact.redact'`, [shop.shopId]);
+  t.equal(audit.length, 1, 'the redaction is recorded');
+  t.equal((await create(shop, { phone: '+14155550999' })).statusCode, 201, 'the number may come back as a new contact');
+});
+
+t.test('tampering with the consent chain is found and the first broken link named', async (t) => {
+  const shop = await account();
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const id = (await create(shop, { phone: `+1617555${1000 + i}`, consent: 'subscribed' })).json().id;
+    await app.inject({ method: 'POST', url: `/api/v1/contacts/${id}/consent`, headers: shop.headers, payload: { state: 'unsubscribed' } });
+    await app.inject({ method: 'POST', url: `/api/v1/contacts/${id}/consent`, headers: shop.headers, payload: { state: 'subscribed' } });
+    ids.push(id);
+  }
+  const verify = () => withShop(db.apiDb, shop.shopId, (tx) => verifyShopChains(tx, shop.shopId, 2));
+  t.same(await verify(), { ok: true, contacts: 3, events: 9, firstBroken: null });
+  const target = ids[1]!;
+  // Each tampering is committed (the verifier runs on another connection), then undone
+  // from a snapshot of the contact's events.
+  const { rows: snapshot } = await db.admin.query(`select json_agg(e)::text as events from app.consent_events e where shop_id = $1 and contact_id = $2`, [shop.shopId, target]);
+  const restore = async () => {
+    await db.admin.query(`delete from app.consent_events where shop_id = $1 and contact_id = $2`, [shop.shopId, target]);
+    await db.admin.query(`insert into app.consent_events select * from json_populate_recordset(null::app.consent_events, $1::json)`, [snapshot[0].events]);
+  };
+  const tamper = async (label: string, statements: string | string[], expected: { seq: number; reason: RegExp }) => {
+    try {
+      for (const statement of [statements].flat()) await db.admin.query(statement, [shop.shopId, target]);
+      const report = await verify();
+      t.equal(report.ok, false, label);
+      t.equal(report.firstBroken?.contactId, target, `${label}: the contact`);
+      t.equal(report.firstBroken?.seq, expected.seq, `${label}: the link`);
+      t.match(report.firstBroken?.reason, expected.reason, label);
+    } finally {
+      await restore();
+    }
+  };
+  await tamper('a state rewritten', `update app.consent_events set state = 'subscribed' where shop_id = $1 and contact_id = $2 and seq = 2`, { seq: 2, reason: /does not match its hash/ });
+  await tamper('a source rewritten', `update app.consent_events set source = 'admin' where shop_id = $1 and contact_id = $2 and seq = 1`, { seq: 1, reason: /does not match its hash/ });
+  await tamper('a hash replaced', `update app.consent_events set hash = sha256('x') where shop_id = $1 and contact_id = $2 and seq = 1`, { seq: 1, reason: /does not match its hash/ });
+  await tamper('a middle link deleted', `delete from app.consent_events where shop_id = $1 and contact_id = $2 and seq = 2`, { seq: 2, reason: /missing/ });
+  await tamper('the last link deleted', `delete from app.consent_events where shop_id = $1 and contact_id = $2 and seq = 3`, { seq: 3, reason: /missing at the end/ });
+  await tamper(
+    'two links swapped',
+    [
+      `update app.consent_events set seq = 100 where shop_id = $1 and contact_id = $2 and seq = 2`,
+      `update app.consent_events set seq = 2 where shop_id = $1 and contact_id = $2 and seq = 3`,
+      `update app.consent_events set seq = 3 where shop_id = $1 and contact_id = $2 and seq = 100`,
+    ],
+    { seq: 2, reason: /prev_hash|hash/ },
+  );
+  await tamper('the phone in the evidence changed', `update app.consent_events set pii_phone = '+16175559999' where shop_id = $1 and contact_id = $2 and seq = 1`, { seq: 1, reason: /digest/ });
+  t.same(await verify(), { ok: true, contacts: 3, events: 9, firstBroken: null }, 'the untouched chain verifies again');
+});
+
+t.test('members write contacts; only owners and admins verify or request data', async (t) => {
+  const member = await account();
+  await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'member')`, [a.shopId, member.userId]);
+  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${a.shopId}/switch`, headers: member.headers });
+  const asMember = { headers: { authorization: `Bearer ${switched.json().accessToken}` } };
+  t.equal((await create(asMember, { phone: phone() })).statusCode, 201);
+  t.equal((await app.inject({ url: '/api/v1/consent/verify', headers: asMember.headers })).statusCode, 403);
+});
+
+t.test('the logs hold no phone number or e-mail', async (t) => {
+  const raw = testApp.rawLogs();
+  t.notOk(raw.includes('4155550134'));
+  t.notOk(raw.includes('gone@example.test'));
+});
