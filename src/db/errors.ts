@@ -23,6 +23,9 @@ export function isDatabaseError(error: unknown): error is PgError & Error {
 export const CUSTOM_ERRCODES: Record<string, { status: number; code: string; message: string }> = {
   PGNSH: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // add_job without a current shop: a bug
   PGJSH: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // job payload for another shop: a bug
+  PGINS: { status: 402, code: 'INSUFFICIENT_CREDITS', message: 'The wallet does not have enough available credits' },
+  PGIDM: { status: 422, code: 'IDEMPOTENCY_KEY_REUSED', message: 'This idempotency key was used for a different ledger entry' },
+  PGLED: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // an invalid ledger entry: a bug
 };
 
 /** Translate a Postgres error; never exposes the SQL, constraint or table names. */
