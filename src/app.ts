@@ -23,6 +23,12 @@ import { healthRoutes } from './modules/health/routes.js';
 import { memberRoutes } from './modules/members/routes.js';
 import { shopifyRoutes } from './modules/shopify/routes.js';
 import { templateRoutes } from './modules/templates/routes.js';
+import { contactRoutes } from './modules/contacts/routes.js';
+import { segmentRoutes } from './modules/segments/routes.js';
+import { settingsRoutes } from './modules/settings/routes.js';
+import { walletRoutes } from './modules/wallet/routes.js';
+import { campaignRoutes } from './modules/campaigns/routes.js';
+import { smsWebhookRoutes } from './modules/sms-webhooks/routes.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -95,5 +101,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(memberRoutes);
   await app.register(shopifyRoutes);
   await app.register(templateRoutes);
+  await app.register(contactRoutes);
+  await app.register(segmentRoutes);
+  await app.register(settingsRoutes);
+  await app.register(walletRoutes);
+  await app.register(campaignRoutes);
+  await app.register(smsWebhookRoutes);
   return app as unknown as FastifyInstance;
 }

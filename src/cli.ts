@@ -7,6 +7,9 @@ import { migrate } from './db/migrate.js';
 import { createDb, createPool } from './db/kysely.js';
 import { parseKeyRing } from './lib/key-ring.js';
 import { rotateShopTokens } from './modules/shops/service.js';
+import { adjustWallet, parseAdjustArgs } from './modules/wallet/adjust.js';
+import { verifyShopChains } from './modules/contacts/consent-chain.js';
+import { readInShop } from './db/with-shop.js';
 
 async function migrateCommand(): Promise<void> {
   const config = loadConfig();
@@ -44,9 +47,41 @@ async function rotateKeysCommand(): Promise<void> {
   }
 }
 
+/** A manual credit adjustment, audited. DATABASE_URL: the worker role. Prints JSON. */
+async function walletAdjustCommand(): Promise<void> {
+  const args = parseAdjustArgs(process.argv.slice(3));
+  const config = loadConfig();
+  if (!config.databaseUrl) throw new Error('DATABASE_URL must be set to the pigeon_worker connection string');
+  const db = createDb(createPool({ connectionString: config.databaseUrl, poolSize: 1, applicationName: 'pigeon-wallet-adjust' }));
+  try {
+    console.log(JSON.stringify(await adjustWallet(db, args)));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Verifies one shop's consent hash chains. DATABASE_URL: the worker or API role. Exit 1 when broken. */
+async function consentVerifyCommand(): Promise<void> {
+  const argv = process.argv.slice(3);
+  const shopId = argv[argv.indexOf('--shop') + 1];
+  if (!argv.includes('--shop') || !shopId) throw new Error('usage: npm run consent:verify -- --shop <shop uuid>');
+  const config = loadConfig();
+  if (!config.databaseUrl) throw new Error('DATABASE_URL must be set to the pigeon_worker connection string');
+  const db = createDb(createPool({ connectionString: config.databaseUrl, poolSize: 1, applicationName: 'pigeon-consent-verify' }));
+  try {
+    const report = await readInShop(db, shopId, (tx) => verifyShopChains(tx, shopId));
+    console.log(JSON.stringify(report));
+    if (!report.ok) process.exitCode = 1;
+  } finally {
+    await db.destroy();
+  }
+}
+
 const commands: Record<string, () => Promise<void>> = {
   migrate: migrateCommand,
   'keys:rotate': rotateKeysCommand,
+  'wallet:adjust': walletAdjustCommand,
+  'consent:verify': consentVerifyCommand,
 };
 
 const name = process.argv[2] ?? '';
@@ -56,7 +91,7 @@ if (!command) {
   process.exit(2);
 }
 command().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);

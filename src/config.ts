@@ -67,6 +67,17 @@ const ConfigSchema = Type.Object(
     shopifyAdminUrl: Type.String({ pattern: '^https?://[^\\s{}]*\\{shop\\}[^\\s{}]*$' }),
     /** Clock skew allowed on Shopify session tokens' exp/nbf, in seconds. */
     shopifySessionTokenLeewaySeconds: Type.Integer({ minimum: 0, maximum: 60 }),
+    /** The SMS provider; absent: send batches wait (and retry) until one is configured. */
+    smsProviderUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+    smsProviderApiKey: Type.Optional(Type.String({ minLength: 1 })),
+    smsWebhookSecret: Type.Optional(Type.String({ minLength: 1 })),
+    smsFromNumber: Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' }),
+    smsProviderTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000 }),
+    smsBreakerErrorPercent: Type.Integer({ minimum: 1, maximum: 100 }),
+    smsBreakerResetMs: Type.Integer({ minimum: 100, maximum: 600000 }),
+    smsBreakerVolume: Type.Integer({ minimum: 1, maximum: 10000 }),
+    /** Provider requests in flight per send batch. */
+    smsSendConcurrency: Type.Integer({ minimum: 1, maximum: 256 }),
   },
   { additionalProperties: false },
 );
@@ -80,9 +91,11 @@ const SECRETS = {
   IP_HASH_SECRET: 'ipHashSecret',
   METRICS_TOKEN: 'metricsToken',
   SHOPIFY_API_SECRET: 'shopifyApiSecret',
+  SMS_PROVIDER_API_KEY: 'smsProviderApiKey',
+  SMS_WEBHOOK_SECRET: 'smsWebhookSecret',
 } as const satisfies Record<string, keyof Config>;
 
-const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN', 'SHOPIFY_API_SECRET']);
+const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN', 'SHOPIFY_API_SECRET', 'SMS_PROVIDER_API_KEY', 'SMS_WEBHOOK_SECRET']);
 const MIN_SECRET_BYTES = 32;
 // Values copied from docs and examples; a secret equal to (or built from) one of them is not a secret.
 const PLACEHOLDER_PATTERNS = [
@@ -207,6 +220,15 @@ export function loadConfig(env: Env = process.env): Config {
     shopifyScopes: env.SHOPIFY_SCOPES || 'read_customers,read_orders',
     shopifyAdminUrl: env.SHOPIFY_ADMIN_URL || 'https://{shop}',
     shopifySessionTokenLeewaySeconds: int(env, 'SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS', 5),
+    smsProviderUrl: env.SMS_PROVIDER_URL || undefined,
+    smsProviderApiKey: env.SMS_PROVIDER_API_KEY || undefined,
+    smsWebhookSecret: env.SMS_WEBHOOK_SECRET || undefined,
+    smsFromNumber: env.SMS_FROM_NUMBER || '+15005550006',
+    smsProviderTimeoutMs: int(env, 'SMS_PROVIDER_TIMEOUT_MS', 10_000),
+    smsBreakerErrorPercent: int(env, 'SMS_BREAKER_ERROR_PERCENT', 50),
+    smsBreakerResetMs: int(env, 'SMS_BREAKER_RESET_MS', 30_000),
+    smsBreakerVolume: int(env, 'SMS_BREAKER_VOLUME', 10),
+    smsSendConcurrency: int(env, 'SMS_SEND_CONCURRENCY', 32),
   };
 
   if (!Value.Check(ConfigSchema, candidate)) {
@@ -275,6 +297,15 @@ const ENV_NAMES: Record<string, string> = {
   shopifyScopes: 'SHOPIFY_SCOPES',
   shopifyAdminUrl: 'SHOPIFY_ADMIN_URL',
   shopifySessionTokenLeewaySeconds: 'SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS',
+  smsProviderUrl: 'SMS_PROVIDER_URL',
+  smsProviderApiKey: 'SMS_PROVIDER_API_KEY',
+  smsWebhookSecret: 'SMS_WEBHOOK_SECRET',
+  smsFromNumber: 'SMS_FROM_NUMBER',
+  smsProviderTimeoutMs: 'SMS_PROVIDER_TIMEOUT_MS',
+  smsBreakerErrorPercent: 'SMS_BREAKER_ERROR_PERCENT',
+  smsBreakerResetMs: 'SMS_BREAKER_RESET_MS',
+  smsBreakerVolume: 'SMS_BREAKER_VOLUME',
+  smsSendConcurrency: 'SMS_SEND_CONCURRENCY',
 };
 
 function envNameOf(key: string): string {

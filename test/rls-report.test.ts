@@ -24,6 +24,12 @@ const ALLOWLIST: Array<{ check: string; object: string; detail: RegExp; why: str
   },
   {
     check: 'unique_without_shop_id',
+    object: 'app.shop_settings',
+    detail: /shop_settings_sms_number_key/,
+    why: 'a sending number belongs to one shop globally: inbound STOP/START find the shop by it',
+  },
+  {
+    check: 'unique_without_shop_id',
     object: 'app.shops',
     detail: /shops_shopify_domain_key/,
     why: 'a Shopify store domain identifies one shop globally; only the verified OAuth callback writes it',

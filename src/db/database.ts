@@ -43,8 +43,22 @@ export interface ShopSettingsTable {
   quiet_hours_end: Generated<string>;
   retention_days: Generated<number>;
   sender_name: string | null;
+  sending_paused: Generated<boolean>;
+  frequency_cap_per_day: Generated<number>;
+  opt_out_text: Generated<string>;
+  sms_number: string | null;
+  default_region: Generated<string>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface InboundMessagesTable {
+  shop_id: string;
+  id: Generated<string>;
+  event_id: string;
+  contact_id: string | null;
+  keyword: 'stop' | 'start' | 'help' | 'other';
+  received_at: Timestamp;
 }
 
 export interface AuditEventsTable {
@@ -148,7 +162,162 @@ export interface TemplateUsageTable {
   last_used_at: NullableTimestamp;
 }
 
+export interface SegmentsTable {
+  shop_id: string;
+  id: Generated<string>;
+  name: string;
+  /** A rule tree (src/modules/segments/rules.ts); written as JSON text. */
+  rule: ColumnType<unknown, string, string>;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CampaignsTable {
+  shop_id: string;
+  id: Generated<string>;
+  name: string;
+  body: string;
+  segment_id: string | null;
+  template_id: string | null;
+  discount_code: string | null;
+  status: ColumnType<'draft' | 'scheduled' | 'queued' | 'sending' | 'sent' | 'failed' | 'cancelled', never, 'draft' | 'scheduled' | 'queued' | 'sending' | 'sent' | 'failed' | 'cancelled'>;
+  scheduled_at: NullableTimestamp;
+  queued_at: NullableTimestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  cancelled_at: NullableTimestamp;
+  failure_reason: string | null;
+  recipients_total: Generated<number>;
+  credits_reserved: ColumnType<string, never, number | string>;
+  credits_spent: ColumnType<string, never, number | string>;
+  credits_released: ColumnType<string, never, number | string>;
+  reservation_expires_at: NullableTimestamp;
+  batches_in_flight: Generated<number>;
+  dispatch_cursor: ColumnType<string, never, number | string>;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'cancelled';
+
+export interface CampaignRecipientsTable {
+  shop_id: string;
+  campaign_id: string;
+  id: ColumnType<string, never, never>;
+  contact_id: string;
+  status: ColumnType<RecipientStatus, RecipientStatus | undefined, RecipientStatus>;
+  skip_reason: string | null;
+  attempts: Generated<number>;
+  segments: number | null;
+  credits: number | null;
+  provider_message_id: string | null;
+  error_code: string | null;
+  updated_at: Timestamp;
+}
+
+export interface MessagesTable {
+  shop_id: string;
+  id: Generated<string>;
+  campaign_id: string;
+  recipient_id: string;
+  contact_id: string;
+  provider_message_id: string;
+  status: Generated<'sent' | 'delivered' | 'failed' | 'undelivered'>;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
+  credits: number;
+  error_code: string | null;
+  sent_at: Timestamp;
+  status_at: NullableTimestamp;
+  refunded_at: NullableTimestamp;
+}
+
+export interface CampaignBatchesTable {
+  shop_id: string;
+  campaign_id: string;
+  id: ColumnType<string, never, never>;
+  first_recipient_id: ColumnType<string, string | number, never>;
+  last_recipient_id: ColumnType<string, string | number, never>;
+  status: Generated<'pending' | 'done'>;
+  created_at: Timestamp;
+  done_at: NullableTimestamp;
+}
+
+export type ConsentState = 'subscribed' | 'unsubscribed' | 'never';
+export type ConsentSource = 'import' | 'api' | 'shopify' | 'keyword' | 'admin';
+
+export interface ContactsTable {
+  shop_id: string;
+  id: Generated<string>;
+  phone_e164: string | null;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+  time_zone: string | null;
+  country: string | null;
+  consent_state: ColumnType<ConsentState, ConsentState | undefined, ConsentState>;
+  consent_updated_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+  last_ordered_at: NullableTimestamp;
+  last_clicked_at: NullableTimestamp;
+}
+
+export interface ConsentEventsTable {
+  shop_id: string;
+  contact_id: string;
+  seq: number;
+  state: ConsentState;
+  previous_state: ConsentState | null;
+  source: ConsentSource;
+  actor_kind: 'user' | 'system' | 'contact' | 'shopify';
+  actor_id: string | null;
+  occurred_at: ColumnType<Date, Date, never>;
+  pii_digest: Buffer;
+  pii_salt: Buffer | null;
+  pii_phone: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+export interface WalletsTable {
+  shop_id: string;
+  balance: ColumnType<string, never, never>;
+  reserved: ColumnType<string, never, never>;
+  updated_at: Timestamp;
+}
+
+export interface CreditLedgerTable {
+  shop_id: string;
+  id: ColumnType<string, never, never>;
+  kind: 'purchase' | 'reserve' | 'release' | 'debit' | 'refund' | 'adjustment';
+  credits: ColumnType<string, never, never>;
+  balance_after: ColumnType<string, never, never>;
+  reserved_after: ColumnType<string, never, never>;
+  idempotency_key: string;
+  reference_type: string | null;
+  reference_id: string | null;
+  reason: string | null;
+  actor_id: string | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  'app.wallets': WalletsTable;
+  'app.credit_ledger': CreditLedgerTable;
+  'app.contacts': ContactsTable;
+  'app.consent_events': ConsentEventsTable;
+  'app.inbound_messages': InboundMessagesTable;
+  'app.campaign_batches': CampaignBatchesTable;
+  'app.campaigns': CampaignsTable;
+  'app.campaign_recipients': CampaignRecipientsTable;
+  'app.messages': MessagesTable;
+  'app.segments': SegmentsTable;
   'app.templates': TemplatesTable;
   'app.template_usage': TemplateUsageTable;
   'app.idempotency_keys': IdempotencyKeysTable;

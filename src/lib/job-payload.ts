@@ -2,8 +2,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
+/** A UUID, as a pattern: TypeBox's Value.Check knows no formats unless registered. */
+export const UuidString = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
+
 export const ShopPayload = Type.Object(
-  { shopId: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }) },
+  { shopId: UuidString },
   { additionalProperties: true },
 );
 export type ShopPayload = Static<typeof ShopPayload>;

@@ -1,0 +1,244 @@
+// One send batch: a range of a campaign's recipients, sent through the provider.
+//
+//   1. One transaction: re-check the campaign and the kill switch, lock the batch's
+//      pending recipients, apply compliance per recipient NOW (consent, quiet hours in the
+//      recipient's zone, frequency cap) recording every skip and its reason, and mark the
+//      rest `sending` with attempts + 1.
+//   2. Outside any transaction: call the provider, bounded concurrency, with the recipient
+//      as client reference. A recipient already tried before (attempts > 1: a crash or an
+//      error after the provider may have accepted it) is first looked up by reference, so
+//      a provider that cannot dedupe is never asked twice for the same message.
+//   3. One transaction: the message rows (one per recipient: unique), the debit (one
+//      ledger entry per recipient with its own idempotency key, spent from the campaign's
+//      reservation), recipients `sent` / `failed`, and the batch done when nothing in it
+//      is left pending, which asks for the next dispatch.
+//
+// A crash between 2 and 3 leaves recipients `sending`; the job's retry looks them up and
+// writes what step 3 would have. A crash after 3 leaves them `sent`; the retry skips them.
+// Transient provider errors and an open circuit leave recipients `sending` and fail the
+// job, so graphile-worker retries it later with backoff: an outage pauses sending.
+import { sql } from 'kysely';
+import type { Db } from '../../db/kysely.js';
+import { withShop, type Tx } from '../../db/with-shop.js';
+import { isQuietTime } from '../../lib/quiet-hours.js';
+import { SmsCircuitOpenError, SmsPermanentError } from '../../providers/sms/client.js';
+import { debitRecipients } from './debit.js';
+import { requestDispatch } from './dispatch.js';
+import { prepareMessage, renderFor, type CampaignMessage } from './message.js';
+
+export interface SmsSender {
+  send(input: { to: string; body: string; clientReference: string }): Promise<{ providerMessageId: string; segments?: number }>;
+  lookup(clientReference: string): Promise<{ providerMessageId: string } | null>;
+}
+
+export class SendingPausedError extends Error {
+  constructor(reason: string) {
+    super(`sending is paused: ${reason}`);
+    this.name = 'SendingPausedError';
+  }
+}
+
+export class ProviderUnavailableError extends Error {
+  constructor(
+    readonly pending: number,
+    cause: unknown,
+  ) {
+    super(`the SMS provider did not take ${pending} message(s); the batch will be retried`, { cause });
+    this.name = 'ProviderUnavailableError';
+  }
+}
+
+export interface BatchOutcome {
+  state: 'done' | 'not_sending' | 'already_done';
+  sent: number;
+  failed: number;
+  skipped: number;
+}
+
+interface Candidate {
+  id: string;
+  attempts: number;
+  phone: string;
+  first_name: string | null;
+  last_name: string | null;
+  contact_id: string;
+}
+
+/** The client reference of a recipient: stable across retries, unique per provider account. */
+export const clientReference = (campaignId: string, recipientId: string) => `${campaignId}:${recipientId}`;
+
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+/** Step 1. Null when the batch has nothing to do (already done, campaign not sending). */
+async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: string, now: Date) {
+  const batch = await tx
+    .selectFrom('app.campaign_batches')
+    .select(['status', 'first_recipient_id', 'last_recipient_id'])
+    .where('shop_id', '=', shopId)
+    .where('campaign_id', '=', campaignId)
+    .where('id', '=', batchId as never)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!batch || batch.status === 'done') return { state: 'already_done' as const };
+  const campaign = await tx
+    .selectFrom('app.campaigns as c')
+    .innerJoin('app.shops as s', 's.id', 'c.shop_id')
+    .innerJoin('app.shop_settings as st', 'st.shop_id', 'c.shop_id')
+    .select(['c.status', 'c.body', 'c.discount_code', 's.name as shop_name', 'st.opt_out_text', 'st.sending_paused', 'st.quiet_hours_start', 'st.quiet_hours_end', 'st.timezone', 'st.frequency_cap_per_day'])
+    .where('c.shop_id', '=', shopId)
+    .where('c.id', '=', campaignId)
+    .executeTakeFirstOrThrow();
+  if (campaign.status !== 'sending') {
+    // Cancelled (or finished by the reconciler): nothing in this batch goes out.
+    await sql`update app.campaign_recipients set status = 'cancelled', skip_reason = 'cancelled', updated_at = now()
+               where shop_id = ${shopId} and campaign_id = ${campaignId} and id between ${batch.first_recipient_id} and ${batch.last_recipient_id}
+                 and status = 'queued'`.execute(tx);
+    await markBatchDone(tx, shopId, campaignId, batchId);
+    return { state: 'not_sending' as const };
+  }
+  if (campaign.sending_paused) throw new SendingPausedError('the shop paused all sending');
+
+  const { rows } = await sql<Candidate & { status: string; consent_state: string | null; time_zone: string | null; deleted_at: Date | null; recent: string }>`
+    select r.id::text as id, r.attempts, r.status, r.contact_id, c.phone_e164 as phone, c.first_name, c.last_name, c.consent_state,
+           c.time_zone, c.deleted_at,
+           (select count(*) from app.messages m
+             where m.shop_id = r.shop_id and m.contact_id = r.contact_id and m.sent_at > ${now}::timestamptz - interval '24 hours'
+               and m.campaign_id <> r.campaign_id) as recent
+      from app.campaign_recipients r
+      join app.contacts c on c.shop_id = r.shop_id and c.id = r.contact_id
+     where r.shop_id = ${shopId} and r.campaign_id = ${campaignId}
+       and r.id between ${batch.first_recipient_id} and ${batch.last_recipient_id}
+       and r.status in ('queued', 'sending')
+     order by r.id
+       for update of r`.execute(tx);
+
+  const skips = new Map<string, string[]>();
+  const toSend: Candidate[] = [];
+  for (const r of rows) {
+    let reason: string | null = null;
+    if (r.deleted_at || !r.phone) reason = 'contact_deleted';
+    else if (r.consent_state !== 'subscribed') reason = 'unsubscribed';
+    else if (r.status === 'queued' && isQuietTime(now, r.time_zone ?? campaign.timezone, campaign.quiet_hours_start, campaign.quiet_hours_end)) reason = 'quiet_hours';
+    else if (r.status === 'queued' && campaign.frequency_cap_per_day > 0 && Number(r.recent) >= campaign.frequency_cap_per_day) reason = 'frequency_cap';
+    if (reason) skips.set(reason, [...(skips.get(reason) ?? []), r.id]);
+    else toSend.push(r);
+  }
+  for (const [reason, ids] of skips) {
+    await sql`update app.campaign_recipients set status = 'skipped', skip_reason = ${reason}, updated_at = now()
+               where shop_id = ${shopId} and campaign_id = ${campaignId} and id = any(${ids}::bigint[])`.execute(tx);
+  }
+  if (toSend.length > 0) {
+    await sql`update app.campaign_recipients set status = 'sending', attempts = attempts + 1, updated_at = now()
+               where shop_id = ${shopId} and campaign_id = ${campaignId} and id = any(${toSend.map((r) => r.id)}::bigint[])`.execute(tx);
+  }
+  const message = prepareMessage(campaign.body, { shopName: campaign.shop_name, discountCode: campaign.discount_code, optOutText: campaign.opt_out_text });
+  const skipped = [...skips.values()].reduce((n, ids) => n + ids.length, 0);
+  return { state: 'claimed' as const, toSend: toSend.map((r) => ({ ...r, attempts: r.attempts + 1 })), message, skipped };
+}
+
+async function markBatchDone(tx: Tx, shopId: string, campaignId: string, batchId: string) {
+  await tx
+    .updateTable('app.campaign_batches')
+    .set({ status: 'done', done_at: new Date() })
+    .where('shop_id', '=', shopId)
+    .where('campaign_id', '=', campaignId)
+    .where('id', '=', batchId as never)
+    .where('status', '=', 'pending')
+    .execute();
+}
+
+type SendResult =
+  | { kind: 'sent'; recipient: Candidate; providerMessageId: string; segments: number; encoding: 'GSM-7' | 'UCS-2' }
+  | { kind: 'failed'; recipient: Candidate; errorCode: string }
+  | { kind: 'retry'; recipient: Candidate; error: unknown };
+
+/** Step 2: one recipient through the provider. Never throws. */
+async function sendOne(sms: SmsSender, campaignId: string, message: CampaignMessage, recipient: Candidate): Promise<SendResult> {
+  const { text, parts } = renderFor(message, recipient);
+  const reference = clientReference(campaignId, recipient.id);
+  try {
+    if (recipient.attempts > 1) {
+      const earlier = await sms.lookup(reference);
+      if (earlier) return { kind: 'sent', recipient, providerMessageId: earlier.providerMessageId, segments: parts.segments, encoding: parts.encoding };
+    }
+    const accepted = await sms.send({ to: recipient.phone, body: text, clientReference: reference });
+    return { kind: 'sent', recipient, providerMessageId: accepted.providerMessageId, segments: parts.segments, encoding: parts.encoding };
+  } catch (error) {
+    if (error instanceof SmsPermanentError) return { kind: 'failed', recipient, errorCode: (error as { code?: string }).code ?? 'rejected' };
+    return { kind: 'retry', recipient, error };
+  }
+}
+
+export interface SendBatchOptions {
+  concurrency: number;
+  /** Test hook: runs between the provider calls and the recording transaction. */
+  afterProviderCalls?: () => Promise<void>;
+  now?: () => Date;
+}
+
+export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaignId: string, batchId: string, options: SendBatchOptions): Promise<BatchOutcome> {
+  const now = options.now?.() ?? new Date();
+  const claimed = await withShop(db, shopId, (tx) => claimBatch(tx, shopId, campaignId, batchId, now));
+  if (claimed.state !== 'claimed') return { state: claimed.state, sent: 0, failed: 0, skipped: 0 };
+
+  // If the circuit is open, stop calling at once: the rest of the batch waits for the retry.
+  let circuitOpen: unknown = null;
+  const results = await mapBounded(claimed.toSend, options.concurrency, async (recipient): Promise<SendResult> => {
+    if (circuitOpen) return { kind: 'retry', recipient, error: circuitOpen };
+    const result = await sendOne(sms, campaignId, claimed.message, recipient);
+    if (result.kind === 'retry' && result.error instanceof SmsCircuitOpenError) circuitOpen = result.error;
+    return result;
+  });
+  await options.afterProviderCalls?.();
+
+  const sent = results.filter((r): r is Extract<SendResult, { kind: 'sent' }> => r.kind === 'sent');
+  const failed = results.filter((r): r is Extract<SendResult, { kind: 'failed' }> => r.kind === 'failed');
+  const retry = results.filter((r): r is Extract<SendResult, { kind: 'retry' }> => r.kind === 'retry');
+
+  await withShop(db, shopId, async (tx) => {
+    if (sent.length > 0) {
+      const values = sent.map((s) => ({
+        shop_id: shopId,
+        campaign_id: campaignId,
+        recipient_id: s.recipient.id,
+        contact_id: s.recipient.contact_id,
+        provider_message_id: s.providerMessageId,
+        segments: s.segments,
+        encoding: s.encoding,
+        credits: s.segments,
+      }));
+      // Unique per recipient: a retry that re-records a message inserts nothing.
+      await tx.insertInto('app.messages').values(values).onConflict((oc) => oc.columns(['shop_id', 'recipient_id']).doNothing()).execute();
+      await debitRecipients(tx, shopId, campaignId, sent.map((s) => ({ recipientId: s.recipient.id, credits: s.segments })));
+      await sql`
+        update app.campaign_recipients r
+           set status = 'sent', provider_message_id = v.provider_message_id, segments = v.segments, credits = v.segments, error_code = null, updated_at = now()
+          from unnest(${sent.map((s) => s.recipient.id)}::bigint[], ${sent.map((s) => s.providerMessageId)}::text[], ${sent.map((s) => s.segments)}::int[])
+               as v(id, provider_message_id, segments)
+         where r.shop_id = ${shopId} and r.campaign_id = ${campaignId} and r.id = v.id and r.status = 'sending'`.execute(tx);
+    }
+    if (failed.length > 0) {
+      await sql`
+        update app.campaign_recipients r set status = 'failed', error_code = v.code, updated_at = now()
+          from unnest(${failed.map((f) => f.recipient.id)}::bigint[], ${failed.map((f) => f.errorCode.slice(0, 64))}::text[]) as v(id, code)
+         where r.shop_id = ${shopId} and r.campaign_id = ${campaignId} and r.id = v.id and r.status = 'sending'`.execute(tx);
+    }
+    if (retry.length === 0) {
+      await markBatchDone(tx, shopId, campaignId, batchId);
+      await requestDispatch(tx, shopId, campaignId);
+    }
+  });
+  if (retry.length > 0) throw new ProviderUnavailableError(retry.length, retry[0]!.error);
+  return { state: 'done', sent: sent.length, failed: failed.length, skipped: claimed.skipped };
+}

@@ -1,0 +1,92 @@
+// POST /webhooks/sms/status and /webhooks/sms/inbound. The signature covers the raw body,
+// so this plugin keeps JSON bodies as bytes (its own content-type parser, encapsulated:
+// no other route is affected) and parses them only after the signature and timestamp
+// have passed. Bad or missing signature, or a stale timestamp: 401, nothing changes. A
+// replayed event: 200, nothing changes.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { AppError } from '../../lib/app-error.js';
+import { verifySmsWebhook } from '../../lib/sms-webhook-signature.js';
+import { applyDeliveryReport, applyInboundMessage } from './service.js';
+
+const EventId = Type.String({ minLength: 1, maxLength: 128 });
+const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' });
+const StatusBody = Type.Object({
+  eventId: EventId,
+  messageId: Type.String({ minLength: 1, maxLength: 128 }),
+  clientReference: Type.Optional(Type.String({ maxLength: 128 })),
+  status: Type.Union([Type.Literal('delivered'), Type.Literal('failed'), Type.Literal('undelivered')]),
+  errorCode: Type.Optional(Type.String({ maxLength: 64 })),
+  occurredAt: Type.Optional(Type.String({ maxLength: 40 })),
+});
+const InboundBody = Type.Object({
+  eventId: EventId,
+  from: Phone,
+  to: Phone,
+  text: Type.String({ maxLength: 1600 }),
+  receivedAt: Type.Optional(Type.String({ maxLength: 40 })),
+});
+const Ack = Type.Object({ received: Type.Boolean(), duplicate: Type.Boolean() }, { additionalProperties: false });
+const signatureHeaders = {
+  type: 'object',
+  properties: {
+    'x-pigeon-sms-timestamp': { type: 'string', description: 'Unix seconds; older than 5 minutes is refused' },
+    'x-pigeon-sms-signature': { type: 'string', description: 'v1=hex(HMAC-SHA256(SMS_WEBHOOK_SECRET, `${timestamp}.${rawBody}`))' },
+  },
+};
+
+export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
+
+  function verified<S extends TSchema>(request: FastifyRequest, schema: S): Static<S> {
+    const secret = app.config.smsWebhookSecret;
+    if (!secret) throw new AppError(503, 'SMS_NOT_CONFIGURED', 'This server has no SMS provider configured');
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const result = verifySmsWebhook(raw, request.headers, secret);
+    if (result !== 'ok') {
+      app.metrics.webhookSignatureFailures.inc({ source: 'sms' });
+      request.log.warn({ reason: result }, 'sms webhook refused');
+      throw new AppError(401, 'INVALID_SIGNATURE', 'The webhook signature is missing, invalid or stale');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new AppError(400, 'INVALID_JSON', 'The body is not JSON');
+    }
+    if (!Value.Check(schema, body)) {
+      const first = Value.Errors(schema, body).First();
+      throw new AppError(400, 'VALIDATION_FAILED', 'The webhook body is not valid', { field: `body${first?.path.replace(/\//g, '.') ?? ''}` });
+    }
+    return body;
+  }
+
+  const common = { config: { rateLimit: false as const } };
+
+  app.post(
+    '/webhooks/sms/status',
+    {
+      ...common,
+      schema: { tags: ['webhooks'], summary: 'Delivery reports from the SMS provider', headers: signatureHeaders, response: { 200: Ack } },
+    },
+    async (request) => {
+      const report = verified(request, StatusBody);
+      const outcome = await applyDeliveryReport(app.db, report);
+      return { received: true, duplicate: outcome === 'duplicate' };
+    },
+  );
+
+  app.post(
+    '/webhooks/sms/inbound',
+    {
+      ...common,
+      schema: { tags: ['webhooks'], summary: 'Inbound messages (STOP/START/HELP …) from the SMS provider', headers: signatureHeaders, response: { 200: Ack } },
+    },
+    async (request) => {
+      const inbound = verified(request, InboundBody);
+      const outcome = await applyInboundMessage(app.db, inbound);
+      return { received: true, duplicate: outcome === 'duplicate' };
+    },
+  );
+};

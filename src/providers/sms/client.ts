@@ -1,0 +1,143 @@
+// The SMS provider adapter. Its protocol (src/providers/sms/fake-server.ts speaks it):
+//   POST /v1/messages {to, from, body, clientReference}  Bearer <api key>
+//        → 201 {id, status, clientReference, segments}; a repeated clientReference → 200
+//          with the ORIGINAL message (no second send), as providers with client
+//          references do.
+//   GET  /v1/messages?clientReference=…  → 200 the message, 404 none.
+//   4xx (but 408/429) permanent, 5xx/408/429 and network errors transient.
+// Every call has a timeout. A circuit breaker (opossum) opens after repeated transient
+// failures so that an outage costs one fast refusal per call instead of a timeout each;
+// permanent errors (a bad number) never open it. There are no retries in here: a failed
+// batch is retried by graphile-worker with backoff, which is what pauses sending during an
+// outage and resumes it afterwards.
+import CircuitBreaker from 'opossum';
+
+export class SmsPermanentError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+  ) {
+    super(`the SMS provider refused the message (${status} ${code})`);
+    this.name = 'SmsPermanentError';
+  }
+}
+
+export class SmsTransientError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'SmsTransientError';
+  }
+}
+
+export class SmsCircuitOpenError extends Error {
+  constructor() {
+    super('the SMS provider circuit is open: sending is paused until it recovers');
+    this.name = 'SmsCircuitOpenError';
+  }
+}
+
+export interface SmsClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  from: string;
+  timeoutMs: number;
+  breaker: { errorThresholdPercentage: number; resetTimeoutMs: number; volumeThreshold: number };
+  /** Called when the breaker changes state (metrics, logs). */
+  onBreakerState?: (state: 'open' | 'halfOpen' | 'closed') => void;
+}
+
+export interface ProviderMessage {
+  providerMessageId: string;
+  status: string;
+  segments?: number;
+  replayed: boolean;
+}
+
+type Request = { method: 'POST' | 'GET'; path: string; body?: unknown };
+type Response = { status: number; json: unknown };
+
+export interface SmsClient {
+  send(input: { to: string; body: string; clientReference: string }): Promise<ProviderMessage>;
+  lookup(clientReference: string): Promise<ProviderMessage | null>;
+  breakerState(): 'open' | 'halfOpen' | 'closed';
+  shutdown(): void;
+}
+
+function toMessage(json: unknown, replayed: boolean): ProviderMessage {
+  const body = (json ?? {}) as { id?: unknown; status?: unknown; segments?: unknown };
+  if (typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 128) throw new SmsTransientError('the SMS provider answered without a message id');
+  return { providerMessageId: body.id, status: typeof body.status === 'string' ? body.status : 'queued', ...(typeof body.segments === 'number' ? { segments: body.segments } : {}), replayed };
+}
+
+export function createSmsClient(options: SmsClientOptions): SmsClient {
+  const base = options.baseUrl.replace(/\/+$/, '');
+
+  async function call(request: Request): Promise<Response> {
+    let response: globalThis.Response;
+    try {
+      response = await fetch(`${base}${request.path}`, {
+        method: request.method,
+        headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json', ...(request.body ? { 'content-type': 'application/json' } : {}) },
+        ...(request.body ? { body: JSON.stringify(request.body) } : {}),
+        signal: AbortSignal.timeout(options.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (error) {
+      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      throw new SmsTransientError(timedOut ? 'the SMS provider did not answer in time' : 'the SMS provider could not be reached');
+    }
+    const text = await response.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    if (response.status >= 500 || response.status === 408 || response.status === 429) {
+      throw new SmsTransientError(`the SMS provider answered ${response.status}`, response.status);
+    }
+    if (response.status >= 400 && !(request.method === 'GET' && response.status === 404)) {
+      const code = (json as { error?: { code?: unknown } } | null)?.error?.code;
+      throw new SmsPermanentError(typeof code === 'string' ? code.slice(0, 64) : `http_${response.status}`, response.status);
+    }
+    return { status: response.status, json };
+  }
+
+  const breaker = new CircuitBreaker(call, {
+    timeout: false, // the fetch has its own timeout
+    errorThresholdPercentage: options.breaker.errorThresholdPercentage,
+    resetTimeout: options.breaker.resetTimeoutMs,
+    volumeThreshold: options.breaker.volumeThreshold,
+    rollingCountTimeout: 10_000,
+    // A refused message is the provider working correctly: it must not open the circuit.
+    errorFilter: (error: unknown) => error instanceof SmsPermanentError,
+  });
+  breaker.on('open', () => options.onBreakerState?.('open'));
+  breaker.on('halfOpen', () => options.onBreakerState?.('halfOpen'));
+  breaker.on('close', () => options.onBreakerState?.('closed'));
+
+  async function fire(request: Request): Promise<Response> {
+    try {
+      return await breaker.fire(request);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EOPENBREAKER') throw new SmsCircuitOpenError();
+      throw error;
+    }
+  }
+
+  return {
+    async send(input) {
+      const response = await fire({ method: 'POST', path: '/v1/messages', body: { to: input.to, from: options.from, body: input.body, clientReference: input.clientReference } });
+      return toMessage(response.json, response.status === 200);
+    },
+    async lookup(clientReference) {
+      const response = await fire({ method: 'GET', path: `/v1/messages?clientReference=${encodeURIComponent(clientReference)}` });
+      return response.status === 404 ? null : toMessage(response.json, true);
+    },
+    breakerState: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed'),
+    shutdown: () => breaker.shutdown(),
+  };
+}

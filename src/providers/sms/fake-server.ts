@@ -1,0 +1,156 @@
+// A fake SMS provider: a real HTTP server on 127.0.0.1 speaking the protocol of client.ts,
+// for tests, development and benchmarks. Switches: latency, a share of 5xx errors, a full
+// outage, numbers that fail. Optional signed delivery reports to a URL, and signed inbound
+// messages on demand. No per-request logging: it must keep up with thousands of requests
+// per second on two cores.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { signSmsWebhook } from '../../lib/sms-webhook-signature.js';
+import { smsParts } from '../../lib/sms-encoding.js';
+
+export interface FakeMessage {
+  id: string;
+  to: string;
+  from: string;
+  body: string;
+  clientReference: string;
+  status: string;
+  segments: number;
+}
+
+export interface FakeSmsProviderOptions {
+  port?: number;
+  apiKey: string;
+  webhookSecret?: string;
+  latencyMs?: number;
+  /** Share of POSTs answered 503, 0..1. */
+  errorRate?: number;
+  outage?: boolean;
+  /** Numbers the provider refuses at send time (400 invalid_number). */
+  rejectNumbers?: Set<string>;
+  /** Numbers whose delivery report says failed. */
+  failNumbers?: Set<string>;
+  deliveryReportUrl?: string;
+  inboundUrl?: string;
+  dlrDelayMs?: number;
+}
+
+export interface FakeSmsProvider {
+  url: string;
+  messages: Map<string, FakeMessage>;
+  /** Messages actually sent (a replayed client reference does not count). */
+  readonly sentCount: number;
+  readonly requestCount: number;
+  setLatency(ms: number): void;
+  setErrorRate(rate: number): void;
+  setOutage(on: boolean): void;
+  sendInbound(from: string, to: string, text: string, eventId?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Promise<FakeSmsProvider> {
+  const messages = new Map<string, FakeMessage>();
+  const byReference = new Map<string, FakeMessage>();
+  let latency = options.latencyMs ?? 0;
+  let errorRate = options.errorRate ?? 0;
+  let outage = options.outage ?? false;
+  let sentCount = 0;
+  let requestCount = 0;
+  const pendingReports = new Set<NodeJS.Timeout>();
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  async function postSigned(url: string, body: unknown): Promise<number> {
+    const raw = JSON.stringify(body);
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signSmsWebhook(raw, options.webhookSecret ?? '') }, body: raw });
+    await response.body?.cancel();
+    return response.status;
+  }
+
+  function scheduleReport(message: FakeMessage) {
+    if (!options.deliveryReportUrl || !options.webhookSecret) return;
+    const failed = options.failNumbers?.has(message.to) ?? false;
+    const timer = setTimeout(() => {
+      pendingReports.delete(timer);
+      message.status = failed ? 'failed' : 'delivered';
+      postSigned(options.deliveryReportUrl!, {
+        eventId: randomUUID(),
+        messageId: message.id,
+        clientReference: message.clientReference,
+        status: message.status,
+        ...(failed ? { errorCode: 'unreachable' } : {}),
+        occurredAt: new Date().toISOString(),
+      }).catch(() => {});
+    }, options.dlrDelayMs ?? 10);
+    pendingReports.add(timer);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    requestCount++;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (req.headers.authorization !== `Bearer ${options.apiKey}`) return send(res, 401, { error: { code: 'unauthorized', message: 'bad api key' } });
+    if (outage) return send(res, 503, { error: { code: 'unavailable', message: 'outage' } });
+    const url = new URL(req.url ?? '/', 'http://fake');
+    if (req.method === 'GET' && url.pathname === '/v1/messages') {
+      const found = byReference.get(url.searchParams.get('clientReference') ?? '');
+      return found ? send(res, 200, { id: found.id, status: found.status, clientReference: found.clientReference, segments: found.segments }) : send(res, 404, { error: { code: 'not_found' } });
+    }
+    if (req.method !== 'POST' || url.pathname !== '/v1/messages') return send(res, 404, { error: { code: 'not_found' } });
+    if (errorRate > 0 && Math.random() < errorRate) return send(res, 503, { error: { code: 'unavailable', message: 'try again' } });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: { to?: unknown; from?: unknown; body?: unknown; clientReference?: unknown };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return send(res, 400, { error: { code: 'invalid_json' } });
+    }
+    if (typeof body.to !== 'string' || !/^\+[1-9]\d{6,14}$/.test(body.to) || options.rejectNumbers?.has(body.to)) return send(res, 400, { error: { code: 'invalid_number', message: 'invalid destination' } });
+    if (typeof body.body !== 'string' || typeof body.clientReference !== 'string' || body.clientReference.length > 64) return send(res, 400, { error: { code: 'invalid_request' } });
+    const earlier = byReference.get(body.clientReference);
+    if (earlier) return send(res, 200, { id: earlier.id, status: earlier.status, clientReference: earlier.clientReference, segments: earlier.segments });
+    const message: FakeMessage = { id: `SM${randomUUID().replace(/-/g, '')}`, to: body.to, from: String(body.from ?? ''), body: body.body, clientReference: body.clientReference, status: 'queued', segments: smsParts(body.body).segments };
+    messages.set(message.id, message);
+    byReference.set(message.clientReference, message);
+    sentCount++;
+    scheduleReport(message);
+    return send(res, 201, { id: message.id, status: message.status, clientReference: message.clientReference, segments: message.segments });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, { error: { code: 'internal' } });
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    messages,
+    get sentCount() {
+      return sentCount;
+    },
+    get requestCount() {
+      return requestCount;
+    },
+    setLatency: (ms) => void (latency = ms),
+    setErrorRate: (rate) => void (errorRate = rate),
+    setOutage: (on) => void (outage = on),
+    sendInbound: (from, to, text, eventId = randomUUID()) => {
+      if (!options.inboundUrl) throw new Error('no inboundUrl configured');
+      return postSigned(options.inboundUrl, { eventId, from, to, text, receivedAt: new Date().toISOString() });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of pendingReports) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
