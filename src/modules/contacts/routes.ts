@@ -16,7 +16,7 @@ import { changeContactConsent, contactDataExport, createContact, deleteContact, 
 const Consent = Type.Union([Type.Literal('subscribed'), Type.Literal('unsubscribed'), Type.Literal('never')]);
 const NullableString = (max: number) => Type.Union([Type.String({ minLength: 1, maxLength: max }), Type.Null()]);
 const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^,\\n\\r]+$' });
-const Attributes = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+const Attributes = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Union([Type.Number(), Type.Boolean(), Type.Null(), Type.String({ maxLength: 1000 })]), {
   maxProperties: 50,
   description: 'Flat custom attributes (string, number, boolean or null values)',
 });

@@ -56,23 +56,23 @@ function condition(c: Condition, col: (name: string) => ReturnType<typeof sql.re
     case 'email':
       return c.op === 'is_set' ? sql<SqlBool>`${col('email')} is not null` : sql<SqlBool>`${col('email')} is null`;
     case 'attribute': {
-      const value = sql`${col('attributes')} -> ${c.key}`;
+      const value = sql`${col('attributes')} -> ${c.key}::text`;
       switch (c.op) {
         case 'is_set':
-          return sql<SqlBool>`${col('attributes')} ? ${c.key}`;
+          return sql<SqlBool>`${col('attributes')} ? ${c.key}::text`;
         case 'is_not_set':
-          return sql<SqlBool>`not (${col('attributes')} ? ${c.key})`;
+          return sql<SqlBool>`not (${col('attributes')} ? ${c.key}::text)`;
         case 'eq':
           return sql<SqlBool>`${value} = ${JSON.stringify(c.value)}::jsonb`;
         case 'neq':
           return sql<SqlBool>`${value} is distinct from ${JSON.stringify(c.value)}::jsonb`;
         case 'contains':
           // Substring, case-insensitive, of a string attribute; the pattern's own % and _ are escaped.
-          return sql<SqlBool>`(jsonb_typeof(${value}) = 'string' and (${col('attributes')} ->> ${c.key}) ilike ${`%${c.value.replace(/[\\%_]/g, (m) => `\\${m}`)}%`})`;
+          return sql<SqlBool>`(jsonb_typeof(${value}) = 'string' and (${col('attributes')} ->> ${c.key}::text) ilike ${`%${c.value.replace(/[\\%_]/g, (m) => `\\${m}`)}%`})`;
         default: {
           // Only numbers compare; anything else is simply not in the segment (never a cast error).
           const operator = sql.raw(COMPARISONS[c.op]);
-          return sql<SqlBool>`(case when jsonb_typeof(${value}) = 'number' then (${value})::numeric ${operator} ${c.value} else false end)`;
+          return sql<SqlBool>`(case when jsonb_typeof(${value}) = 'number' then (${value})::numeric ${operator} ${c.value}::numeric else false end)`;
         }
       }
     }

@@ -18,7 +18,8 @@ const DateField = Type.Union([
   Type.Literal('last_clicked_at'),
 ]);
 const AttributeKey = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' });
-const Scalar = Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]);
+// Number first: with Ajv type coercion on, a union tries its members in order.
+const Scalar = Type.Union([Type.Number(), Type.Boolean(), Type.String({ maxLength: 256 })]);
 
 const strict = { additionalProperties: false } as const;
 
