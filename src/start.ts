@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { startApiServer } from './server.js';
 import { startWorker } from './worker.js';
+import { smsFromConfig } from './worker-context.js';
 
 const LOCAL_DATABASE = 'pigeon';
 
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     connectionString: urls.worker,
     concurrency: config.workerConcurrency,
     poolSize: config.workerConcurrency + 2,
+    ...(config.smsProviderUrl ? { sms: smsFromConfig(config) } : {}),
     logger: logger.child({ component: 'worker' }),
     metrics,
   });

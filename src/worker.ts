@@ -12,7 +12,7 @@ import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { metricsAccess } from './plugins/metrics.js';
 import { CRONTAB_FILE, loadTaskList } from './task-list.js';
-import { setWorkerDb } from './worker-context.js';
+import { setWorkerDb, setWorkerSms, smsFromConfig, type WorkerSms } from './worker-context.js';
 
 export interface StartWorkerOptions {
   connectionString: string;
@@ -24,6 +24,8 @@ export interface StartWorkerOptions {
   crontab?: boolean;
   /** Tests add probe tasks to the project's own. */
   extraTasks?: TaskList;
+  /** The SMS provider the send task uses (absent: from the configuration on first use). */
+  sms?: WorkerSms;
 }
 
 function workerLogger(logger: Logger): WorkerLogger {
@@ -42,6 +44,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
   const pool = createPool({ connectionString: options.connectionString, poolSize: options.poolSize, applicationName: 'pigeon-worker' });
   const db = createDb(pool);
   setWorkerDb(db);
+  if (options.sms) setWorkerSms(options.sms);
   const taskList = { ...(await loadTaskList()), ...options.extraTasks };
   const runner = await run({
     pgPool: pool,
@@ -65,6 +68,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
       // Waits for running jobs to finish; new jobs are not picked up meanwhile.
       await runner.stop();
       setWorkerDb(undefined);
+      if (options.sms) setWorkerSms(undefined);
       await db.destroy();
     },
   };
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
     connectionString: config.databaseUrl,
     concurrency: config.workerConcurrency,
     poolSize: config.workerConcurrency + 2,
+    ...(config.smsProviderUrl ? { sms: smsFromConfig(config) } : {}),
     logger,
     metrics,
   });
