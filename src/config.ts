@@ -78,6 +78,9 @@ const ConfigSchema = Type.Object(
     smsBreakerVolume: Type.Integer({ minimum: 1, maximum: 10000 }),
     /** Provider requests in flight per send batch. */
     smsSendConcurrency: Type.Integer({ minimum: 1, maximum: 256 }),
+    /** CSV contact imports: largest upload and most rows. */
+    importMaxBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+    importMaxRows: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
   },
   { additionalProperties: false },
 );
@@ -229,6 +232,8 @@ export function loadConfig(env: Env = process.env): Config {
     smsBreakerResetMs: int(env, 'SMS_BREAKER_RESET_MS', 30_000),
     smsBreakerVolume: int(env, 'SMS_BREAKER_VOLUME', 10),
     smsSendConcurrency: int(env, 'SMS_SEND_CONCURRENCY', 32),
+    importMaxBytes: int(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024),
+    importMaxRows: int(env, 'IMPORT_MAX_ROWS', 1_000_000),
   };
 
   if (!Value.Check(ConfigSchema, candidate)) {
@@ -306,6 +311,8 @@ const ENV_NAMES: Record<string, string> = {
   smsBreakerResetMs: 'SMS_BREAKER_RESET_MS',
   smsBreakerVolume: 'SMS_BREAKER_VOLUME',
   smsSendConcurrency: 'SMS_SEND_CONCURRENCY',
+  importMaxBytes: 'IMPORT_MAX_BYTES',
+  importMaxRows: 'IMPORT_MAX_ROWS',
 };
 
 function envNameOf(key: string): string {

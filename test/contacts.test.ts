@@ -214,3 +214,23 @@ t.test('the logs hold no phone number or e-mail', async (t) => {
   t.notOk(raw.includes('4155550134'));
   t.notOk(raw.includes('gone@example.test'));
 });
+
+t.test('export streams every live contact as CSV with formula cells neutralised', async (t) => {
+  const shop = await account();
+  await create(shop, { phone: '+12125550001', firstName: '=cmd|" /C calc"!A0', lastName: '+SUM(1)', tags: ['@home'], consent: 'subscribed' });
+  await create(shop, { phone: '+12125550002', firstName: 'Plain, "quoted"', lastName: '-minus' });
+  const gone = (await create(shop, { phone: '+12125550003' })).json().id;
+  await app.inject({ method: 'DELETE', url: `/api/v1/contacts/${gone}`, headers: shop.headers });
+  const res = await app.inject({ url: '/api/v1/contacts/export', headers: shop.headers });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /text\/csv/);
+  const lines = res.body.trim().split('\r\n');
+  t.equal(lines.length, 3, 'header and the two live contacts');
+  t.match(lines[1], /,"'=cmd\|"" \/C calc""!A0",'\+SUM\(1\),'@home,subscribed,/);
+  t.match(lines[2], /,"Plain, ""quoted""",'-minus,/);
+  t.notOk(res.body.includes('+12125550003'));
+  const filtered = await app.inject({ url: '/api/v1/contacts/export?consent=subscribed', headers: shop.headers });
+  t.equal(filtered.body.trim().split('\r\n').length, 2);
+  const other = await account();
+  t.equal((await app.inject({ url: '/api/v1/contacts/export', headers: other.headers })).body.trim().split('\r\n').length, 1, "another shop's export has only the header");
+});

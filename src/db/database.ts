@@ -307,7 +307,47 @@ export interface CreditLedgerTable {
   created_at: Timestamp;
 }
 
+export interface ContactImportsTable {
+  shop_id: string;
+  id: Generated<string>;
+  status: ColumnType<'queued' | 'running' | 'completed' | 'failed', never, 'queued' | 'running' | 'completed' | 'failed'>;
+  file_name: string | null;
+  bytes: ColumnType<string, number, never>;
+  mapping: ColumnType<Record<string, string>, string, never>;
+  default_consent: ColumnType<ConsentState, ConsentState, never>;
+  rows_total: number | null;
+  rows_read: ColumnType<number, never, number>;
+  inserted: ColumnType<number, never, number>;
+  updated: ColumnType<number, never, number>;
+  skipped: ColumnType<number, never, number>;
+  failed: ColumnType<number, never, number>;
+  checkpoint_line: ColumnType<number, never, number>;
+  error: ColumnType<string | null, never, string | null>;
+  created_by: string | null;
+  created_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface ContactImportChunksTable {
+  shop_id: string;
+  import_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface ContactImportErrorsTable {
+  shop_id: string;
+  import_id: string;
+  line: number;
+  reason: string;
+  raw: string | null;
+}
+
 export interface Database {
+  'app.contact_imports': ContactImportsTable;
+  'app.contact_import_chunks': ContactImportChunksTable;
+  'app.contact_import_errors': ContactImportErrorsTable;
   'app.wallets': WalletsTable;
   'app.credit_ledger': CreditLedgerTable;
   'app.contacts': ContactsTable;

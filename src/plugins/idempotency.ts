@@ -48,7 +48,9 @@ export default fp(
       }
       const shopId = request.auth?.shopId;
       if (!shopId) return; // unauthenticated: the route's own check answers 401
-      const hash = requestHash({ method: request.method, route: request.routeOptions.url ?? request.url, params: request.params, body: request.body });
+      // A multipart upload is not read yet here: its length stands for its body (documented).
+      const body = String(request.headers['content-type'] ?? '').startsWith('multipart/') ? { multipartLength: request.headers['content-length'] ?? null } : request.body;
+      const hash = requestHash({ method: request.method, route: request.routeOptions.url ?? request.url, params: request.params, body });
       const outcome = await claimIdempotencyKey(db, shopId, key, hash);
       switch (outcome.kind) {
         case 'claimed':

@@ -9,7 +9,9 @@ import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
 import { requirePermission } from '../auth/permissions.js';
+import { Readable } from 'node:stream';
 import { verifyShopChains } from './consent-chain.js';
+import { exportContacts } from './export.js';
 import { consentHistory } from './consent.js';
 import { changeContactConsent, contactDataExport, createContact, deleteContact, getContact, listContacts, updateContact } from './service.js';
 
@@ -118,6 +120,26 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { shopId, userId } = authOf(request);
       const contact = await withShop(app.db, shopId, (tx) => createContact(tx, shopId, { kind: 'user', id: userId }, request.body), userId);
       return reply.code(201).send(contact);
+    },
+  );
+
+  app.get(
+    '/api/v1/contacts/export',
+    {
+      preHandler: requirePermission('contacts.privacy'),
+      schema: {
+        tags: ['contacts'],
+        summary: 'All live contacts as CSV (streamed; cells starting with = + - @ tab or CR are neutralised)',
+        security,
+        querystring: Type.Object({ consent: Type.Optional(Consent), tag: Type.Optional(Tag) }, { additionalProperties: false }),
+        produces: ['text/csv'],
+      },
+    },
+    async (request, reply) => {
+      const { shopId, userId } = authOf(request);
+      await withShop(app.db, shopId, (tx) => recordAuditEvent(tx, { shopId, userId, action: 'contact.export', resourceType: 'contact', result: 'success', metadata: { filters: request.query }, ...audit(request) }), userId);
+      reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="contacts.csv"');
+      return reply.send(Readable.from(exportContacts(app.db, shopId, userId, request.query)));
     },
   );
 

@@ -1,0 +1,256 @@
+// The import job: reads the upload's chunks one at a time, parses them with papaparse's
+// streaming parser, validates each row and applies rows in batches. Each batch commits
+// with the import's counters and checkpoint (the last line it covered); a retry skips
+// every line up to the checkpoint (re-reading them only to remember their phone numbers,
+// so duplicates across the restart are still reported). Nothing is applied twice, nothing
+// is lost. Consent from an import has source `import` and never re-subscribes an
+// unsubscribed contact.
+import { Readable } from 'node:stream';
+import Papa from 'papaparse';
+import { sql } from 'kysely';
+import type { ConsentState } from '../../db/database.js';
+import type { Db } from '../../db/kysely.js';
+import { readInShop, withShop, type Tx } from '../../db/with-shop.js';
+import { buildLink, consentChangeAllowed } from '../contacts/consent.js';
+import { normalizeTags } from '../contacts/service.js';
+import { parsePhone, timeZoneForCountry } from '../contacts/phone.js';
+import { parseConsentCell, resolveColumns, type ColumnMap, type Field } from './columns.js';
+
+export const IMPORT_BATCH_SIZE = 1000;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
+
+interface ValidRow {
+  line: number;
+  phone: string;
+  country: string | null;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  tags: string[];
+  consent: ConsentState | null;
+  timeZone: string | null;
+}
+
+interface RowError {
+  line: number;
+  reason: string;
+  raw: string;
+}
+
+async function* chunks(db: Db, shopId: string, importId: string): AsyncGenerator<Buffer> {
+  for (let seq = 0; ; seq++) {
+    const row = await readInShop(db, shopId, (tx) =>
+      tx.selectFrom('app.contact_import_chunks').select('data').where('shop_id', '=', shopId).where('import_id', '=', importId).where('seq', '=', seq).executeTakeFirst(),
+    );
+    if (!row) return;
+    yield row.data;
+  }
+}
+
+const cell = (row: string[], columns: ColumnMap, field: Field) => {
+  const index = columns[field];
+  if (index === undefined) return null;
+  const value = (row[index] ?? '').trim();
+  return value.length > 0 ? value : null;
+};
+
+/** Bounded, CSV-safe copy of a failing row for the error report. */
+const rawOf = (row: string[]) => Papa.unparse([row]).slice(0, 4096);
+
+export async function processImport(db: Db, shopId: string, importId: string, opts: { batchSize?: number; maxRows?: number; afterBatch?: (n: number) => Promise<void> } = {}) {
+  const batchSize = opts.batchSize ?? IMPORT_BATCH_SIZE;
+  const started = await withShop(db, shopId, async (tx) => {
+    const row = await tx
+      .selectFrom('app.contact_imports')
+      .select(['status', 'mapping', 'default_consent', 'checkpoint_line'])
+      .where('shop_id', '=', shopId)
+      .where('id', '=', importId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row || row.status === 'completed' || row.status === 'failed') return null;
+    await tx.updateTable('app.contact_imports').set({ status: 'running', started_at: sql`coalesce(started_at, now())` as never }).where('shop_id', '=', shopId).where('id', '=', importId).execute();
+    return row;
+  });
+  if (!started) return { state: 'already_finished' as const };
+  const region = (await readInShop(db, shopId, (tx) => tx.selectFrom('app.shop_settings').select('default_region').where('shop_id', '=', shopId).executeTakeFirst()))?.default_region ?? 'US';
+
+  const parser = Papa.parse(Papa.NODE_STREAM_INPUT, { header: false, skipEmptyLines: 'greedy' }) as unknown as NodeJS.ReadWriteStream;
+  Readable.from(chunks(db, shopId, importId)).pipe(parser as unknown as NodeJS.WritableStream);
+
+  const seen = new Set<string>();
+  let columns: ColumnMap | null = null;
+  let line = 0;
+  let batch: ValidRow[] = [];
+  let errors: RowError[] = [];
+  let read = 0;
+  let batches = 0;
+  const checkpoint = started.checkpoint_line;
+
+  const commit = async (lastLine: number) => {
+    // The rows, their errors, the counters and the checkpoint commit together.
+    await withShop(db, shopId, async (tx) => {
+      const counts = await applyBatch(tx, shopId, batch, started.default_consent);
+      if (errors.length > 0) {
+        await tx
+          .insertInto('app.contact_import_errors')
+          .values(errors.map((e) => ({ shop_id: shopId, import_id: importId, line: e.line, reason: e.reason, raw: e.raw })))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+      await sql`update app.contact_imports
+                   set rows_read = rows_read + ${read}, inserted = inserted + ${counts.inserted}, updated = updated + ${counts.updated},
+                       skipped = skipped + ${errors.filter((e) => e.reason.startsWith('duplicate')).length},
+                       failed = failed + ${errors.filter((e) => !e.reason.startsWith('duplicate')).length},
+                       checkpoint_line = ${lastLine}
+                 where shop_id = ${shopId} and id = ${importId} and checkpoint_line < ${lastLine}`.execute(tx);
+    });
+    batch = [];
+    errors = [];
+    read = 0;
+    await opts.afterBatch?.(++batches);
+  };
+
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      line++;
+      if (!columns) {
+        columns = resolveColumns(record.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h)), started.mapping as Partial<Record<Field, string>>);
+        continue;
+      }
+      if (opts.maxRows && line - 1 > opts.maxRows) throw new Error(`more than ${opts.maxRows} rows`);
+      const phoneCell = cell(record, columns, 'phone');
+      const phone = phoneCell ? parsePhone(phoneCell, region) : null;
+      if (line <= checkpoint) {
+        if (phone) seen.add(phone.e164);
+        continue;
+      }
+      read++;
+      if (!phone) {
+        errors.push({ line, reason: phoneCell ? 'invalid phone number' : 'missing phone number', raw: rawOf(record) });
+      } else if (seen.has(phone.e164)) {
+        errors.push({ line, reason: 'duplicate phone in file', raw: rawOf(record) });
+      } else {
+        const email = cell(record, columns, 'email');
+        if (email && (email.length > 320 || !EMAIL.test(email))) {
+          errors.push({ line, reason: 'invalid email', raw: rawOf(record) });
+        } else {
+          seen.add(phone.e164);
+          // Cells are stored as the text they are: a "=cmd()" name is a name, neutralised on export.
+          batch.push({
+            line,
+            phone: phone.e164,
+            country: phone.country,
+            email,
+            firstName: cell(record, columns, 'first_name')?.slice(0, 100) ?? null,
+            lastName: cell(record, columns, 'last_name')?.slice(0, 100) ?? null,
+            tags: normalizeTags((cell(record, columns, 'tags') ?? '').split(/[,;|]/)).slice(0, 50).map((t) => t.slice(0, 64)),
+            consent: parseConsentCell(cell(record, columns, 'consent') ?? undefined),
+            timeZone: cell(record, columns, 'time_zone')?.slice(0, 64) ?? null,
+          });
+        }
+      }
+      if (batch.length + errors.length >= batchSize) await commit(line);
+    }
+    if (batch.length + errors.length > 0 || read > 0) await commit(line);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('more than')) {
+      await finish(db, shopId, importId, 'failed', error.message);
+      return { state: 'failed' as const };
+    }
+    throw error;
+  }
+  await finish(db, shopId, importId, 'completed', null);
+  return { state: 'completed' as const };
+}
+
+async function finish(db: Db, shopId: string, importId: string, status: 'completed' | 'failed', error: string | null) {
+  await withShop(db, shopId, async (tx) => {
+    await tx.updateTable('app.contact_imports').set({ status, error, finished_at: new Date() }).where('shop_id', '=', shopId).where('id', '=', importId).execute();
+    // The upload has served its purpose; the error report stays.
+    await tx.deleteFrom('app.contact_import_chunks').where('shop_id', '=', shopId).where('import_id', '=', importId).execute();
+  });
+}
+
+/** One batch: new contacts inserted with their first consent link, existing ones updated. */
+export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], defaultConsent: ConsentState): Promise<{ inserted: number; updated: number }> {
+  if (rows.length === 0) return { inserted: 0, updated: 0 };
+  const { rows: existing } = await sql<{ id: string; phone_e164: string; consent_state: ConsentState }>`
+    select id, phone_e164, consent_state from app.contacts
+     where shop_id = ${shopId} and deleted_at is null and phone_e164 = any(${rows.map((r) => r.phone)}::text[])
+     for update`.execute(tx);
+  const byPhone = new Map(existing.map((e) => [e.phone_e164, e]));
+  const fresh = rows.filter((r) => !byPhone.has(r.phone));
+  const known = rows.filter((r) => byPhone.has(r.phone));
+  const now = new Date();
+
+  if (fresh.length > 0) {
+    const inserted = await tx
+      .insertInto('app.contacts')
+      .values(
+        fresh.map((r) => ({
+          shop_id: shopId,
+          phone_e164: r.phone,
+          email: r.email,
+          first_name: r.firstName,
+          last_name: r.lastName,
+          tags: r.tags,
+          time_zone: r.timeZone ?? timeZoneForCountry(r.country),
+          country: r.country,
+          consent_state: r.consent ?? defaultConsent,
+          consent_updated_at: now,
+        })),
+      )
+      .returning(['id', 'phone_e164', 'consent_state'])
+      .execute();
+    await tx
+      .insertInto('app.consent_events')
+      .values(
+        inserted.map((c) =>
+          buildLink({ shopId, contactId: c.id, state: c.consent_state, previousState: null, source: 'import', actor: { kind: 'system' }, phone: c.phone_e164! }, null, now),
+        ),
+      )
+      .execute();
+  }
+
+  if (known.length > 0) {
+    // Fields the file gives replace the stored ones; empty cells leave them alone; tags add up.
+    await sql`
+      update app.contacts c
+         set email = coalesce(v.email, c.email), first_name = coalesce(v.first_name, c.first_name), last_name = coalesce(v.last_name, c.last_name),
+             tags = case when jsonb_array_length(v.tags::jsonb) > 0
+                         then array(select distinct t from unnest(c.tags || array(select jsonb_array_elements_text(v.tags::jsonb))) as t limit 50)
+                         else c.tags end,
+             time_zone = coalesce(v.time_zone, c.time_zone)
+        from unnest(${known.map((r) => r.phone)}::text[], ${known.map((r) => r.email)}::text[], ${known.map((r) => r.firstName)}::text[],
+                    ${known.map((r) => r.lastName)}::text[], ${known.map((r) => JSON.stringify(r.tags))}::text[], ${known.map((r) => r.timeZone)}::text[])
+             as v(phone, email, first_name, last_name, tags, time_zone)
+       where c.shop_id = ${shopId} and c.deleted_at is null and c.phone_e164 = v.phone`.execute(tx);
+    const changes = known
+      .map((r) => ({ row: r, contact: byPhone.get(r.phone)! }))
+      .filter(({ row, contact }) => row.consent && row.consent !== contact.consent_state && consentChangeAllowed(contact.consent_state, row.consent, 'import'));
+    if (changes.length > 0) {
+      const { rows: heads } = await sql<{ contact_id: string; seq: number; hash: Buffer }>`
+        select distinct on (contact_id) contact_id, seq, hash from app.consent_events
+         where shop_id = ${shopId} and contact_id = any(${changes.map((c) => c.contact.id)}::uuid[])
+         order by contact_id, seq desc`.execute(tx);
+      const headOf = new Map(heads.map((h) => [h.contact_id, h]));
+      await tx
+        .insertInto('app.consent_events')
+        .values(
+          changes.map(({ row, contact }) =>
+            buildLink(
+              { shopId, contactId: contact.id, state: row.consent!, previousState: contact.consent_state, source: 'import', actor: { kind: 'system' }, phone: row.phone },
+              headOf.get(contact.id) ?? null,
+              now,
+            ),
+          ),
+        )
+        .execute();
+      await sql`
+        update app.contacts c set consent_state = v.state::app.consent_state, consent_updated_at = ${now}
+          from unnest(${changes.map((c) => c.contact.id)}::uuid[], ${changes.map((c) => c.row.consent!)}::text[]) as v(id, state)
+         where c.shop_id = ${shopId} and c.id = v.id`.execute(tx);
+    }
+  }
+  return { inserted: fresh.length, updated: known.length };
+}

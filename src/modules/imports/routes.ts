@@ -1,0 +1,145 @@
+// CSV import routes: upload (multipart, one file part), status with progress, and the
+// failing rows as CSV.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import multipart from '@fastify/multipart';
+import { Type } from '@sinclair/typebox';
+import { randomUUID } from 'node:crypto';
+import { readInShop, withShop } from '../../db/with-shop.js';
+import { AppError } from '../../lib/app-error.js';
+import { csvLine } from '../../lib/csv-safe.js';
+import { authOf, requireAuth } from '../../plugins/auth.js';
+import { requirePermission } from '../auth/permissions.js';
+import { FIELDS, type Field } from './columns.js';
+import { receiveUpload } from './upload.js';
+import type { ConsentState } from '../../db/database.js';
+
+const Params = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const ImportView = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    status: Type.Union(['queued', 'running', 'completed', 'failed'].map((s) => Type.Literal(s))),
+    fileName: Type.Union([Type.String(), Type.Null()]),
+    bytes: Type.Integer(),
+    rowsTotal: Type.Union([Type.Integer(), Type.Null()]),
+    rowsRead: Type.Integer(),
+    inserted: Type.Integer(),
+    updated: Type.Integer(),
+    skipped: Type.Integer(),
+    failed: Type.Integer(),
+    error: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    finishedAt: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+const CONSENTS = new Set(['subscribed', 'unsubscribed', 'never']);
+
+export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { importMaxBytes, importMaxRows } = app.config;
+  // Few parts, one file: a request cannot make the parser do much before it is refused.
+  await app.register(multipart, { limits: { fileSize: importMaxBytes, files: 1, fields: 3, parts: 5, fieldSize: 4096, headerPairs: 100 } });
+  const security = [{ bearerAuth: [] }];
+
+  app.post(
+    '/api/v1/contacts/imports',
+    {
+      preHandler: requirePermission('contacts.write'),
+      config: { idempotent: true },
+      schema: {
+        tags: ['contacts'],
+        summary: 'Upload a CSV of contacts (multipart/form-data: optional fields `mapping` (JSON {field: header}) and `consent`, then one `file` part)',
+        description: `Streams to the database and returns 202 with the import id; a job applies it. Limits: ${importMaxBytes} bytes, ${importMaxRows} rows (413). 415 unless multipart; 400 for an empty file, no phone column, binary or non-UTF-8 text.`,
+        security,
+        consumes: ['multipart/form-data'],
+        response: { 202: Type.Object({ id: Type.String({ format: 'uuid' }), status: Type.Literal('queued'), rows: Type.Integer(), bytes: Type.Integer() }, { additionalProperties: false }) },
+      },
+    },
+    async (request, reply) => {
+      const { shopId, userId } = authOf(request);
+      if (!request.isMultipart()) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data');
+      let mapping: Partial<Record<Field, string>> = {};
+      let consent: ConsentState = 'never';
+      let result: { importId: string; bytes: number; rows: number } | null = null;
+      // Fields must come before the file part; the file is streamed as it arrives.
+      for await (const part of request.parts()) {
+        if (part.type === 'field') {
+          if (result) throw new AppError(400, 'INVALID_MULTIPART', 'Fields must come before the file');
+          const value = String(part.value);
+          if (part.fieldname === 'mapping') {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(value);
+            } catch {
+              throw new AppError(400, 'INVALID_MAPPING', 'mapping must be a JSON object', { field: 'mapping' });
+            }
+            if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.entries(parsed).every(([k, v]) => (FIELDS as readonly string[]).includes(k) && typeof v === 'string')) {
+              throw new AppError(400, 'INVALID_MAPPING', `mapping keys must be among ${FIELDS.join(', ')} and values header names`, { field: 'mapping' });
+            }
+            mapping = parsed as Partial<Record<Field, string>>;
+          } else if (part.fieldname === 'consent') {
+            if (!CONSENTS.has(value)) throw new AppError(400, 'INVALID_CONSENT', 'consent must be subscribed, unsubscribed or never', { field: 'consent' });
+            consent = value as ConsentState;
+          } else {
+            throw new AppError(400, 'UNKNOWN_FIELD', `Unknown field ${part.fieldname.slice(0, 40)}`);
+          }
+          continue;
+        }
+        if (result) throw new AppError(400, 'INVALID_MULTIPART', 'Send exactly one file');
+        const importId = randomUUID();
+        result = await withShop(app.db, shopId, (tx) => receiveUpload(tx, shopId, importId, { file: part.file, fileName: part.filename, mapping, defaultConsent: consent, userId }, { maxBytes: importMaxBytes, maxRows: importMaxRows }), userId);
+      }
+      if (!result) throw new AppError(400, 'NO_FILE', 'The request has no file part', { field: 'file' });
+      return reply.code(202).send({ id: result.importId, status: 'queued', rows: result.rows, bytes: result.bytes });
+    },
+  );
+
+  app.get(
+    '/api/v1/contacts/imports/:id',
+    { preHandler: requireAuth, schema: { tags: ['contacts'], summary: 'An import: status and progress', security, params: Params, response: { 200: ImportView } } },
+    async (request) => {
+      const { shopId, userId } = authOf(request);
+      const row = await readInShop(app.db, shopId, (tx) => tx.selectFrom('app.contact_imports').selectAll().where('shop_id', '=', shopId).where('id', '=', request.params.id).executeTakeFirst(), userId);
+      if (!row) throw new AppError(404, 'NOT_FOUND', 'Import not found');
+      return {
+        id: row.id,
+        status: row.status,
+        fileName: row.file_name,
+        bytes: Number(row.bytes),
+        rowsTotal: row.rows_total,
+        rowsRead: row.rows_read,
+        inserted: row.inserted,
+        updated: row.updated,
+        skipped: row.skipped,
+        failed: row.failed,
+        error: row.error,
+        createdAt: new Date(row.created_at).toISOString(),
+        finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/contacts/imports/:id/errors',
+    {
+      preHandler: requireAuth,
+      schema: { tags: ['contacts'], summary: 'The rows that failed or were skipped, with line number and reason (text/csv)', security, params: Params, produces: ['text/csv'] },
+    },
+    async (request, reply) => {
+      const { shopId, userId } = authOf(request);
+      const rows = await readInShop(
+        app.db,
+        shopId,
+        async (tx) => {
+          const found = await tx.selectFrom('app.contact_imports').select('id').where('shop_id', '=', shopId).where('id', '=', request.params.id).executeTakeFirst();
+          if (!found) return null;
+          // Bounded by the import's size; failing rows are the exception.
+          return tx.selectFrom('app.contact_import_errors').select(['line', 'reason', 'raw']).where('shop_id', '=', shopId).where('import_id', '=', request.params.id).orderBy('line').execute();
+        },
+        userId,
+      );
+      if (!rows) throw new AppError(404, 'NOT_FOUND', 'Import not found');
+      reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="import-${request.params.id}-errors.csv"`);
+      return csvLine(['line', 'reason', 'row']) + rows.map((r) => csvLine([r.line, r.reason, r.raw])).join('');
+    },
+  );
+};
