@@ -5,7 +5,6 @@
 // so duplicates across the restart are still reported). Nothing is applied twice, nothing
 // is lost. Consent from an import has source `import` and never re-subscribes an
 // unsubscribed contact.
-import { Readable } from 'node:stream';
 import Papa from 'papaparse';
 import { sql } from 'kysely';
 import type { ConsentState } from '../../db/database.js';
@@ -16,7 +15,7 @@ import { normalizeTags } from '../contacts/service.js';
 import { parsePhone, timeZoneForCountry } from '../contacts/phone.js';
 import { parseConsentCell, resolveColumns, type ColumnMap, type Field } from './columns.js';
 
-export const IMPORT_BATCH_SIZE = 1000;
+export const IMPORT_BATCH_SIZE = 5000;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 
 interface ValidRow {
@@ -47,6 +46,32 @@ async function* chunks(db: Db, shopId: string, importId: string): AsyncGenerator
   }
 }
 
+/**
+ * CSV records from byte chunks. Each chunk is cut after its last line break that lies
+ * outside quotes (an even number of `"` before it: RFC 4180 doubles quotes inside
+ * fields), parsed synchronously by papaparse, and the rest carried into the next chunk.
+ * Papaparse's Node stream mode does the same work about ten times slower here.
+ */
+async function* records(source: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
+  const decoder = new TextDecoder('utf-8');
+  let carry = '';
+  const parse = (text: string) => Papa.parse<string[]>(text, { header: false, skipEmptyLines: 'greedy' }).data;
+  for await (const chunk of source) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    let quotes = 0;
+    let cut = -1;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 34) quotes++;
+      else if (c === 10 && quotes % 2 === 0) cut = i;
+    }
+    carry = text.slice(cut + 1);
+    if (cut >= 0) yield* parse(text.slice(0, cut + 1));
+  }
+  const rest = carry + decoder.decode();
+  if (rest.trim().length > 0) yield* parse(rest);
+}
+
 const cell = (row: string[], columns: ColumnMap, field: Field) => {
   const index = columns[field];
   if (index === undefined) return null;
@@ -74,8 +99,6 @@ export async function processImport(db: Db, shopId: string, importId: string, op
   if (!started) return { state: 'already_finished' as const };
   const region = (await readInShop(db, shopId, (tx) => tx.selectFrom('app.shop_settings').select('default_region').where('shop_id', '=', shopId).executeTakeFirst()))?.default_region ?? 'US';
 
-  const parser = Papa.parse(Papa.NODE_STREAM_INPUT, { header: false, skipEmptyLines: 'greedy' }) as unknown as NodeJS.ReadWriteStream;
-  Readable.from(chunks(db, shopId, importId)).pipe(parser as unknown as NodeJS.WritableStream);
 
   const seen = new Set<string>();
   let columns: ColumnMap | null = null;
@@ -111,7 +134,7 @@ export async function processImport(db: Db, shopId: string, importId: string, op
   };
 
   try {
-    for await (const record of parser as AsyncIterable<string[]>) {
+    for await (const record of records(chunks(db, shopId, importId))) {
       line++;
       if (!columns) {
         columns = resolveColumns(record.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h)), started.mapping as Partial<Record<Field, string>>);
@@ -184,32 +207,21 @@ export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], defau
   const now = new Date();
 
   if (fresh.length > 0) {
-    const inserted = await tx
-      .insertInto('app.contacts')
-      .values(
-        fresh.map((r) => ({
-          shop_id: shopId,
-          phone_e164: r.phone,
-          email: r.email,
-          first_name: r.firstName,
-          last_name: r.lastName,
-          tags: r.tags,
-          time_zone: r.timeZone ?? timeZoneForCountry(r.country),
-          country: r.country,
-          consent_state: r.consent ?? defaultConsent,
-          consent_updated_at: now,
-        })),
-      )
-      .returning(['id', 'phone_e164', 'consent_state'])
-      .execute();
-    await tx
-      .insertInto('app.consent_events')
-      .values(
-        inserted.map((c) =>
-          buildLink({ shopId, contactId: c.id, state: c.consent_state, previousState: null, source: 'import', actor: { kind: 'system' }, phone: c.phone_e164! }, null, now),
-        ),
-      )
-      .execute();
+    // unnest() inserts: one parameter per column whatever the batch size.
+    const { rows: inserted } = await sql<{ id: string; phone_e164: string; consent_state: ConsentState }>`
+      insert into app.contacts (shop_id, phone_e164, email, first_name, last_name, tags, time_zone, country, consent_state, consent_updated_at)
+      select ${shopId}::uuid, v.phone, v.email, v.first_name, v.last_name,
+             array(select jsonb_array_elements_text(v.tags::jsonb)), v.time_zone, v.country, v.consent::app.consent_state, ${now}::timestamptz
+        from unnest(${fresh.map((r) => r.phone)}::text[], ${fresh.map((r) => r.email)}::text[], ${fresh.map((r) => r.firstName)}::text[],
+                    ${fresh.map((r) => r.lastName)}::text[], ${fresh.map((r) => JSON.stringify(r.tags))}::text[],
+                    ${fresh.map((r) => r.timeZone ?? timeZoneForCountry(r.country))}::text[], ${fresh.map((r) => r.country)}::text[],
+                    ${fresh.map((r) => r.consent ?? defaultConsent)}::text[])
+             as v(phone, email, first_name, last_name, tags, time_zone, country, consent)
+      returning id, phone_e164, consent_state`.execute(tx);
+    await insertLinks(
+      tx,
+      inserted.map((c) => buildLink({ shopId, contactId: c.id, state: c.consent_state, previousState: null, source: 'import', actor: { kind: 'system' }, phone: c.phone_e164 }, null, now)),
+    );
   }
 
   if (known.length > 0) {
@@ -234,18 +246,16 @@ export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], defau
          where shop_id = ${shopId} and contact_id = any(${changes.map((c) => c.contact.id)}::uuid[])
          order by contact_id, seq desc`.execute(tx);
       const headOf = new Map(heads.map((h) => [h.contact_id, h]));
-      await tx
-        .insertInto('app.consent_events')
-        .values(
-          changes.map(({ row, contact }) =>
+      await insertLinks(
+        tx,
+        changes.map(({ row, contact }) =>
             buildLink(
               { shopId, contactId: contact.id, state: row.consent!, previousState: contact.consent_state, source: 'import', actor: { kind: 'system' }, phone: row.phone },
               headOf.get(contact.id) ?? null,
               now,
             ),
-          ),
-        )
-        .execute();
+        ),
+      );
       await sql`
         update app.contacts c set consent_state = v.state::app.consent_state, consent_updated_at = ${now}
           from unnest(${changes.map((c) => c.contact.id)}::uuid[], ${changes.map((c) => c.row.consent!)}::text[]) as v(id, state)
@@ -253,4 +263,19 @@ export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], defau
     }
   }
   return { inserted: fresh.length, updated: known.length };
+}
+
+type Link = ReturnType<typeof buildLink>;
+
+async function insertLinks(tx: Tx, links: Link[]): Promise<void> {
+  if (links.length === 0) return;
+  const col = <K extends keyof Link>(key: K) => links.map((l) => l[key]);
+  await sql`
+    insert into app.consent_events (shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)
+    select v.shop_id, v.contact_id, v.seq, v.state::app.consent_state, v.previous_state::app.consent_state, v.source::app.consent_source, v.actor_kind, v.actor_id,
+           v.occurred_at, v.pii_digest, v.pii_salt, v.pii_phone, v.prev_hash, v.hash
+      from unnest(${col('shop_id')}::uuid[], ${col('contact_id')}::uuid[], ${col('seq')}::int[], ${col('state')}::text[], ${col('previous_state')}::text[],
+                  ${col('source')}::text[], ${col('actor_kind')}::text[], ${col('actor_id')}::uuid[], ${col('occurred_at')}::timestamptz[],
+                  ${col('pii_digest')}::bytea[], ${col('pii_salt')}::bytea[], ${col('pii_phone')}::text[], ${col('prev_hash')}::bytea[], ${col('hash')}::bytea[])
+           as v(shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)`.execute(tx);
 }
