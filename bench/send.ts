@@ -1,0 +1,111 @@
+// End-to-end send throughput: a campaign to N recipients (default 100,000) enqueued through
+// the API and sent by the real worker (dispatch, send batches, debit per batch) to the fake
+// provider, with 0 ms and then 50 ms provider latency; and graphile-worker running N no-op
+// jobs in the same run, for the ratio. Messages per second include the debit.
+// Usage: npm run bench:send -- [recipients=100000] [workerConcurrency=4] [smsConcurrency=64]
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { run } from 'graphile-worker';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDb, createPool } from '../src/db/kysely.js';
+import { withShop } from '../src/db/with-shop.js';
+import { generateKeySpec } from '../src/lib/key-ring.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics.js';
+import { applyCreditEntry } from '../src/modules/wallet/service.js';
+import { createSmsClient } from '../src/providers/sms/client.js';
+import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
+import { startWorker } from '../src/worker.js';
+import { benchDatabase } from './local-cluster.js';
+
+const N = Number(process.argv[2] ?? 100_000);
+const WORKER_CONCURRENCY = Number(process.argv[3] ?? 4);
+const SMS_CONCURRENCY = Number(process.argv[4] ?? 64);
+const database = await benchDatabase('pigeon_bench_send');
+const config = loadConfig({
+  NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
+  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
+  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', REQUEST_TIMEOUT_MS: '600000',
+});
+const db = createDb(createPool({ connectionString: database.api, poolSize: 4, applicationName: 'bench-api', pipeline: true }));
+const app = await buildApp({ config, db, logger: createLogger('warn') });
+await app.ready();
+const signup = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: 'bench@example.test', password: 'correct horse battery staple', shopName: 'Bench' } });
+const shopId = signup.json().shop.id as string;
+const headers = { authorization: `Bearer ${signup.json().accessToken}` };
+await app.inject({ method: 'PUT', url: '/api/v1/settings', headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0 } });
+const admin = new pg.Client({ connectionString: database.superuser });
+await admin.connect();
+await admin.query(
+  `insert into app.contacts (shop_id, phone_e164, first_name, consent_state, time_zone)
+   select $1, '+1' || (2000000000 + g)::text, 'First' || (g % 5000), 'subscribed', 'UTC' from generate_series(1, $2) g`,
+  [shopId, N],
+);
+await admin.query('analyze');
+await withShop(db, shopId, (tx) => applyCreditEntry(tx, { shopId, kind: 'purchase', credits: N * 10, idempotencyKey: 'bench' }));
+
+const fake = await startFakeSmsProvider({ apiKey: 'bench-key' });
+const sms = createSmsClient({ baseUrl: fake.url, apiKey: 'bench-key', from: '+15005550006', timeoutMs: 10_000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 30_000, volumeThreshold: 1000 } });
+
+async function campaignRun(latencyMs: number) {
+  fake.setLatency(latencyMs);
+  const created = await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers, payload: { name: `latency ${latencyMs}`, body: 'Hi {{first_name}}, sale today!' } });
+  const id = created.json().id as string;
+  const worker = await startWorker({ connectionString: database.worker, concurrency: WORKER_CONCURRENCY, poolSize: WORKER_CONCURRENCY + 4, logger: createLogger('warn'), metrics: createMetrics(), crontab: false, sms: { sender: sms, concurrency: SMS_CONCURRENCY } });
+  const sentBefore = fake.sentCount;
+  const started = Date.now();
+  const enqueued = await app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/enqueue`, headers });
+  if (enqueued.statusCode !== 200) throw new Error(enqueued.body);
+  for (;;) {
+    const { rows } = await admin.query(`select status from app.campaigns where id = $1`, [id]);
+    if (rows[0].status === 'sent' || rows[0].status === 'failed') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const ms = Date.now() - started;
+  await worker.stop();
+  const { rows } = await admin.query(`select count(*)::int as messages, (select count(*)::int from app.credit_ledger where kind = 'debit' and reference_id like $2) as debits from app.messages where campaign_id = $1`, [id, `${id}:%`]);
+  return { latencyMs, ms, messages: rows[0].messages, debits: rows[0].debits, providerSends: fake.sentCount - sentBefore, messagesPerSecond: Math.round(rows[0].messages / (ms / 1000)) };
+}
+
+async function noopJobs() {
+  await admin.query(`select graphile_worker.add_jobs(array(select ('noop', '{}'::json, null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, $1)))`, [N]);
+  const pool = new pg.Pool({ connectionString: database.worker, max: WORKER_CONCURRENCY + 4 });
+  const started = Date.now();
+  const runner = await run({ pgPool: pool, concurrency: WORKER_CONCURRENCY, taskList: { noop: async () => {} }, noHandleSignals: true, preset: { worker: { completeJobBatchDelay: 0 } } });
+  for (;;) {
+    const { rows } = await admin.query(`select count(*)::int as n from graphile_worker._private_jobs`);
+    if (rows[0].n === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const ms = Date.now() - started;
+  await runner.stop();
+  await pool.end();
+  return { jobs: N, ms, jobsPerSecond: Math.round(N / (ms / 1000)) };
+}
+
+const zero = await campaignRun(0);
+const slow = await campaignRun(50);
+const noop = await noopJobs();
+sms.shutdown();
+await fake.close();
+await app.close();
+await db.destroy();
+await admin.end();
+await database.close();
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'send-throughput',
+      recipients: N,
+      workerConcurrency: WORKER_CONCURRENCY,
+      smsConcurrencyPerBatch: SMS_CONCURRENCY,
+      zeroLatency: zero,
+      fiftyMsLatency: slow,
+      noopJobs: noop,
+      ratioToNoopJobs: { zeroLatency: Number((zero.messagesPerSecond / noop.jobsPerSecond).toFixed(3)), fiftyMsLatency: Number((slow.messagesPerSecond / noop.jobsPerSecond).toFixed(3)) },
+    },
+    null,
+    2,
+  ),
+);
