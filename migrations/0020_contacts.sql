@@ -37,11 +37,11 @@ create table app.contacts (
   check (deleted_at is not null or phone_e164 is not null)
 );
 -- One live contact per number per shop; the same number in another shop is another contact.
-create unique index contacts_shop_phone_key on app.contacts (shop_id, phone_e164) where deleted_at is null;
+-- text_pattern_ops serves both the equality lookups and phone-prefix search: one index, not two.
+create unique index contacts_shop_phone_key on app.contacts (shop_id, phone_e164 text_pattern_ops) where deleted_at is null;
 create index contacts_shop_created_idx on app.contacts (shop_id, created_at, id);
 create index contacts_shop_updated_idx on app.contacts (shop_id, updated_at, id);
 create index contacts_shop_consent_idx on app.contacts (shop_id, consent_state);
-create index contacts_shop_phone_prefix_idx on app.contacts (shop_id, phone_e164 text_pattern_ops);
 create index contacts_shop_first_name_idx on app.contacts (shop_id, lower(first_name) text_pattern_ops);
 create index contacts_shop_last_name_idx on app.contacts (shop_id, lower(last_name) text_pattern_ops);
 create index contacts_tags_idx on app.contacts using gin (tags);
