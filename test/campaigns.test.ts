@@ -9,7 +9,7 @@ import { buildTestApp } from './helpers/app.js';
 import { withShop } from '../src/db/with-shop.js';
 import { applyCreditEntry, getWallet } from '../src/modules/wallet/service.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
-import { sendBatch, ProviderUnavailableError } from '../src/modules/campaigns/send.js';
+import { sendBatch, ProviderUnavailableError, SendingPausedError } from '../src/modules/campaigns/send.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
@@ -290,6 +290,30 @@ t.test('cancel stops further sends and releases the reservation', async (t) => {
   t.same(await dispatchCampaign(db.workerDb, shop.shopId, id), { state: 'not_sending' });
   t.equal(fake.sentCount, before);
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/cancel`, headers: shop.headers })).statusCode, 409, 'once');
+  await ledgerMatchesWallet(t, shop.shopId);
+});
+
+t.test('the kill switch pauses sending and resuming sends everyone once; only owners and admins flip it', async (t) => {
+  const shop = await shopWithContacts(3, 100);
+  const id = await draft(shop);
+  await enqueue(shop, id);
+  await dispatchCampaign(db.workerDb, shop.shopId, id, { batchSize: 10 });
+  const { rows } = await db.admin.query(`select id::text from app.campaign_batches where campaign_id = $1`, [id]);
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { sendingPaused: true } })).json().sendingPaused, true);
+  const before = fake.sentCount;
+  await t.rejects(sendBatch(db.workerDb, sms, shop.shopId, id, rows[0].id, { concurrency: 2 }), SendingPausedError);
+  t.equal(fake.sentCount, before, 'nothing sent while paused');
+  await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { sendingPaused: false } });
+  t.same(await drain(shop.shopId, id), { state: 'finished', status: 'sent' });
+  t.equal(fake.sentCount - before, 3);
+  const { rows: audit } = await db.admin.query(`select metadata from app.audit_events where shop_id = $1 and action = 'settings.update'`, [shop.shopId]);
+  t.ok(audit.some((a) => (a.metadata.changed as string[]).includes('sendingPaused')), 'audited');
+  const member = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: '203.0.113.9', payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'M' } });
+  await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'member')`, [shop.shopId, member.json().user.id]);
+  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop.shopId}/switch`, headers: { authorization: `Bearer ${member.json().accessToken}` } });
+  const asMember = { authorization: `Bearer ${switched.json().accessToken}` };
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: asMember, payload: { sendingPaused: true } })).statusCode, 403);
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { timezone: 'Mars/Olympus' } })).statusCode, 400);
   await ledgerMatchesWallet(t, shop.shopId);
 });
 

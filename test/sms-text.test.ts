@@ -37,3 +37,12 @@ t.test('unknown and broken tags are refused when compiled', async (t) => {
   t.throws(() => compileBody('Hi }} there'), TemplateSyntaxError);
   t.same([...compileBody('{{shop_name}}: {{discount_code}} {{unsubscribe}}').tags].sort(), ['discount_code', 'shop_name', 'unsubscribe']);
 });
+
+t.test('the fast path agrees with the calculator', async (t) => {
+  const { SegmentedMessage } = await import('sms-segments-calculator');
+  const samples = ['Hi Anna, sale today!\nReply STOP to opt out', 'a'.repeat(153), 'a'.repeat(154), 'é'.repeat(306), 'é'.repeat(307), '@£$¥ ÄÖÑÜ§¿ äöñüà'.repeat(20), 'Price: 5€', 'ć', '😀 hi'];
+  for (const text of samples) {
+    const reference = new SegmentedMessage(text, 'auto');
+    t.same(smsParts(text), { encoding: reference.encodingName === 'UCS-2' ? 'UCS-2' : 'GSM-7', segments: reference.segmentsCount, characters: reference.numberOfCharacters }, JSON.stringify(text.slice(0, 20)));
+  }
+});
