@@ -291,18 +291,18 @@ export async function enqueueCampaign(tx: Tx, shopId: string, id: string): Promi
   const message = await messageFor(tx, shopId, campaign);
   const rule = await segmentRule(tx, shopId, campaign.segment_id);
 
-  await sql`
-    insert into app.campaign_recipients (shop_id, campaign_id, contact_id)
-    select c.shop_id, ${id}::uuid, c.id
-      from app.contacts c
-     where ${audienceWhere(shopId, rule, 'c')} and c.consent_state = 'subscribed'
-    on conflict (shop_id, campaign_id, contact_id) do nothing`.execute(tx);
+  // One scan of the audience feeds both the recipients and the cost: the insert takes the
+  // materialised rows, the grouping counts them by name. A draft has no recipients yet, so
+  // every audience row becomes exactly one recipient.
   const { rows: groups } = await sql<{ first_name: string | null; last_name: string | null; n: string }>`
-    select c.first_name, c.last_name, count(*) as n
-      from app.campaign_recipients r
-      join app.contacts c on c.shop_id = r.shop_id and c.id = r.contact_id
-     where r.shop_id = ${shopId} and r.campaign_id = ${id}
-     group by 1, 2`.execute(tx);
+    with audience as materialized (
+      select c.id, c.first_name, c.last_name from app.contacts c
+       where ${audienceWhere(shopId, rule, 'c')} and c.consent_state = 'subscribed'),
+    inserted as (
+      insert into app.campaign_recipients (shop_id, campaign_id, contact_id)
+      select ${shopId}::uuid, ${id}::uuid, a.id from audience a
+      on conflict (shop_id, campaign_id, contact_id) do nothing)
+    select first_name, last_name, count(*) as n from audience group by 1, 2`.execute(tx);
   const estimate = costOf(message, groups);
   if (estimate.recipients === 0) throw new AppError(409, 'NO_RECIPIENTS', 'The audience has no subscribed contacts');
 
