@@ -5,7 +5,7 @@
 // Usage: npm run bench:send -- [recipients=100000] [workerConcurrency=4] [smsConcurrency=64]
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { run } from 'graphile-worker';
+import { Logger, run } from 'graphile-worker';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/kysely.js';
@@ -85,7 +85,7 @@ async function noopJobs() {
   await admin.query(`select graphile_worker.add_jobs(array(select ('noop', '{}'::json, null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, $1)))`, [N]);
   const pool = new pg.Pool({ connectionString: database.worker, max: WORKER_CONCURRENCY + 4 });
   const started = Date.now();
-  const runner = await run({ pgPool: pool, concurrency: WORKER_CONCURRENCY, taskList: { noop: async () => {} }, noHandleSignals: true, preset: { worker: { completeJobBatchDelay: 0 } } });
+  const runner = await run({ pgPool: pool, concurrency: WORKER_CONCURRENCY, taskList: { noop: async () => {} }, noHandleSignals: true, logger: new Logger(() => () => {}), preset: { worker: { completeJobBatchDelay: 0 } } });
   for (;;) {
     const { rows } = await admin.query(`select count(*)::int as n from graphile_worker._private_jobs`);
     if (rows[0].n === 0) break;
