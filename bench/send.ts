@@ -87,7 +87,7 @@ async function noopJobs() {
   const started = Date.now();
   const runner = await run({ pgPool: pool, concurrency: WORKER_CONCURRENCY, taskList: { noop: async () => {} }, noHandleSignals: true, logger: new Logger(() => () => {}), preset: { worker: { completeJobBatchDelay: 0 } } });
   for (;;) {
-    const { rows } = await admin.query(`select count(*)::int as n from graphile_worker._private_jobs`);
+    const { rows } = await admin.query(`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'noop'`);
     if (rows[0].n === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
