@@ -201,7 +201,7 @@ export async function updateCampaign(tx: Tx, shopId: string, id: string, patch: 
   return campaignView(row);
 }
 
-/** Drafts and cancelled campaigns may be deleted; anything that sent keeps its history. */
+/** Only drafts may be deleted (they have no recipients); anything enqueued keeps its history. */
 export async function deleteCampaign(tx: Tx, shopId: string, id: string): Promise<void> {
   const current = await tx.selectFrom('app.campaigns').select(['status', 'recipients_total']).where('shop_id', '=', shopId).where('id', '=', id).forUpdate().executeTakeFirst();
   if (!current) throw notFound();

@@ -3,7 +3,6 @@
 // the tables themselves, so no code path can move credits without a ledger row.
 import { sql, type SqlBool } from 'kysely';
 import type { Tx } from '../../db/with-shop.js';
-import { isUuid } from '../../db/tenant-context.js';
 import { AppError } from '../../lib/app-error.js';
 
 export type CreditEntryKind = 'purchase' | 'reserve' | 'release' | 'debit' | 'refund' | 'adjustment';
@@ -78,7 +77,7 @@ export async function listTransactions(tx: Tx, shopId: string, page: { limit: nu
       referenceType: r.reference_type,
       referenceId: r.reference_id,
       reason: r.reason,
-      actorId: r.actor_id && isUuid(r.actor_id) ? r.actor_id : null,
+      actorId: r.actor_id,
       createdAt: new Date(r.created_at).toISOString(),
     })),
     next: rows.length > page.limit && last ? String(last.id) : null,
