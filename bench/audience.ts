@@ -2,23 +2,16 @@
 // GET /api/v1/segments/:id/count and the first page of GET /api/v1/contacts (plain and
 // filtered), timed over the real HTTP stack (JWT, session check, readInShop, RLS).
 // Usage: npm run bench:audience -- [contactsPerShop=1000000] [requests=200]
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/kysely.js';
-import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createLogger } from '../src/logger.js';
-import { benchDatabase } from './local-cluster.js';
+import { benchConfig, benchDatabase } from './local-cluster.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const REQUESTS = Number(process.argv[3] ?? 200);
 const database = await benchDatabase('pigeon_bench_audience');
-const config = loadConfig({
-  NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
-  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000',
-});
+const config = benchConfig(database);
 const db = createDb(createPool({ connectionString: database.api, poolSize: 4, applicationName: 'bench-api', pipeline: true }));
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 await app.ready();

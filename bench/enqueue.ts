@@ -6,21 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/kysely.js';
 import { withShop } from '../src/db/with-shop.js';
-import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createLogger } from '../src/logger.js';
 import { applyCreditEntry } from '../src/modules/wallet/service.js';
-import { benchDatabase } from './local-cluster.js';
+import { benchConfig, benchDatabase } from './local-cluster.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const database = await benchDatabase('pigeon_bench_enqueue');
-const config = loadConfig({
-  NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
-  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', REQUEST_TIMEOUT_MS: '600000',
-});
+const config = benchConfig(database, { REQUEST_TIMEOUT_MS: '600000' });
 const db = createDb(createPool({ connectionString: database.api, poolSize: 4, applicationName: 'bench-api', pipeline: true }));
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 await app.ready();

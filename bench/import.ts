@@ -9,15 +9,12 @@ import { chmod, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/kysely.js';
-import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createLogger } from '../src/logger.js';
 import { processImport } from '../src/modules/imports/process.js';
-import { benchDatabase } from './local-cluster.js';
+import { benchConfig, benchDatabase } from './local-cluster.js';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const AREAS = ['212', '213', '312', '415', '617', '646', '718', '202', '305', '404'];
@@ -57,11 +54,7 @@ let started = Date.now();
 await admin.query(`copy public.bench_copy (phone_e164, email, first_name, last_name, tags) from '${file}' with (format csv, header true)`);
 const copyMs = Date.now() - started;
 
-const config = loadConfig({
-  NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
-  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', IMPORT_MAX_BYTES: String(200 * 1024 * 1024), IMPORT_MAX_ROWS: String(ROWS),
-});
+const config = benchConfig(database, { IMPORT_MAX_BYTES: String(200 * 1024 * 1024), IMPORT_MAX_ROWS: String(ROWS) });
 const apiDb = createDb(createPool({ connectionString: database.api, poolSize: 4, applicationName: 'bench-api', pipeline: true }));
 const workerDb = createDb(createPool({ connectionString: database.worker, poolSize: 4, applicationName: 'bench-worker' }));
 const app = await buildApp({ config, db: apiDb, logger: createLogger('warn') });

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { loadTestSettings } from '../src/config.js';
+import { randomUUID } from 'node:crypto';
+import { loadConfig, loadTestSettings, type Config } from '../src/config.js';
+import { generateKeySpec } from '../src/lib/key-ring.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { prepareLocalDatabase, type RoleUrls } from '../src/db/local-database.js';
 import { freePort } from '../test/helpers/free-port.js';
@@ -45,4 +47,23 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
       await stop();
     },
   };
+}
+
+/**
+ * The configuration the benchmarks run the API with: production mode (no dev shortcuts),
+ * fresh secrets, the API role's connection, and rate limits out of the way.
+ */
+export function benchConfig(database: BenchDatabase, extra: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'production',
+    DATABASE_URL: database.api,
+    PUBLIC_BASE_URL: 'http://127.0.0.1',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET: randomUUID() + randomUUID(),
+    IP_HASH_SECRET: randomUUID() + randomUUID(),
+    ENCRYPTION_KEYS: generateKeySpec('bench'),
+    RATE_LIMIT_MAX: '100000000',
+    RATE_LIMIT_PREFILTER_MAX: '100000000',
+    ...extra,
+  });
 }

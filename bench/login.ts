@@ -2,17 +2,14 @@
 // (sequential requests, so each measures one sign-in, not queueing), plus the raw verify.
 import { randomUUID } from 'node:crypto';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createDb, createPool } from '../src/db/kysely.js';
 import { hashPassword, verifyPassword } from '../src/lib/password-hash.js';
 import { createLogger } from '../src/logger.js';
-import { benchDatabase } from './local-cluster.js';
+import { benchConfig, benchDatabase } from './local-cluster.js';
 
 const RUNS = Number(process.argv[2] ?? 60);
 const database = await benchDatabase('pigeon_bench_login');
-const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'), RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000' });
+const config = benchConfig(database);
 const db = createDb(createPool({ connectionString: database.api, poolSize: 10, applicationName: 'bench-login', pipeline: true }));
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 await app.ready();

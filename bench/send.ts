@@ -3,14 +3,11 @@
 // provider, with 0 ms and then 50 ms provider latency; and graphile-worker running N no-op
 // jobs in the same run, for the ratio. Messages per second include the debit.
 // Usage: npm run bench:send -- [recipients=100000] [workerConcurrency=4] [smsConcurrency=64]
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Logger, run } from 'graphile-worker';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/kysely.js';
 import { withShop } from '../src/db/with-shop.js';
-import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 import { applyCreditEntry } from '../src/modules/wallet/service.js';
@@ -19,17 +16,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { inheritedEnv } from '../src/config.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { startWorker } from '../src/worker.js';
-import { benchDatabase } from './local-cluster.js';
+import { benchConfig, benchDatabase } from './local-cluster.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const WORKER_CONCURRENCY = Number(process.argv[3] ?? 4);
 const SMS_CONCURRENCY = Number(process.argv[4] ?? 64);
 const database = await benchDatabase('pigeon_bench_send');
-const config = loadConfig({
-  NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
-  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', REQUEST_TIMEOUT_MS: '600000',
-});
+const config = benchConfig(database, { REQUEST_TIMEOUT_MS: '600000' });
 const db = createDb(createPool({ connectionString: database.api, poolSize: 4, applicationName: 'bench-api', pipeline: true }));
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 await app.ready();

@@ -16,13 +16,11 @@ import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { generateKeySpec } from '../src/lib/key-ring.js';
 import { createDb, createPool, type Db } from '../src/db/kysely.js';
 import { readInShop, withShop } from '../src/db/with-shop.js';
 import { authOf, requireAuth } from '../src/plugins/auth.js';
 import { createLogger } from '../src/logger.js';
-import { benchDatabase } from './local-cluster.js';
+import { benchConfig, benchDatabase } from './local-cluster.js';
 
 const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const DURATION_S = Number(process.argv[2] ?? 5);
@@ -51,9 +49,7 @@ const apiPool = createPool({ connectionString: database.api, poolSize: POOL_SIZE
 const db = createDb(apiPool);
 // The baseline runs the same statement on a connection where RLS does not apply.
 const barePool = createPool({ connectionString: database.superuser, poolSize: POOL_SIZE, applicationName: 'bench-bare' });
-const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: database.api, PUBLIC_BASE_URL: 'http://127.0.0.1', LOG_LEVEL: 'warn',
-  JWT_SECRET: randomUUID() + randomUUID(), IP_HASH_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: generateKeySpec('bench'),
-  RATE_LIMIT_MAX: '100000000', RATE_LIMIT_PREFILTER_MAX: '100000000', PORT: '0' });
+const config = benchConfig(database, { PORT: '0' });
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 
 let n = 0;
