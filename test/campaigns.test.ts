@@ -248,6 +248,15 @@ t.test('STOP from a contact stops a campaign already queued to them', async (t) 
   const stop = JSON.stringify({ eventId: randomUUID(), from: shop.phones[1], to: shopNumber, text: ' stop ' });
   const res = await app.inject({ method: 'POST', url: '/webhooks/sms/inbound', headers: { 'content-type': 'application/json', ...signSmsWebhook(stop, SMS_SECRET) }, payload: stop });
   t.equal(res.statusCode, 200);
+  // A forged STOP (wrong secret) or a stale one for another contact changes nothing.
+  const forged = JSON.stringify({ eventId: randomUUID(), from: shop.phones[0], to: shopNumber, text: 'STOP' });
+  const inbound = (body: string, headers: Record<string, string>) => app.inject({ method: 'POST', url: '/webhooks/sms/inbound', headers: { 'content-type': 'application/json', ...headers }, payload: body });
+  t.equal((await inbound(forged, signSmsWebhook(forged, 'not-the-secret'))).statusCode, 401, 'forged');
+  t.equal((await inbound(forged, signSmsWebhook(forged, SMS_SECRET, Math.floor(Date.now() / 1000) - 600))).statusCode, 401, 'stale');
+  t.equal((await inbound(forged, {})).statusCode, 401, 'unsigned');
+  t.equal((await app.inject({ url: `/api/v1/contacts/${shop.contactIds[0]}`, headers: shop.headers })).json().consent, 'subscribed', 'the refused STOPs changed nothing');
+  const replay = await app.inject({ method: 'POST', url: '/webhooks/sms/inbound', headers: { 'content-type': 'application/json', ...signSmsWebhook(stop, SMS_SECRET) }, payload: stop });
+  t.equal(replay.json().duplicate, true, 'a replayed inbound event is a duplicate');
   const contact = await app.inject({ url: `/api/v1/contacts/${shop.contactIds[1]}`, headers: shop.headers });
   t.equal(contact.json().consent, 'unsubscribed');
   const history = await app.inject({ url: `/api/v1/contacts/${shop.contactIds[1]}/consent`, headers: shop.headers });

@@ -207,6 +207,9 @@ t.test('members write contacts; only owners and admins verify or request data', 
   const asMember = { headers: { authorization: `Bearer ${switched.json().accessToken}` } };
   t.equal((await create(asMember, { phone: phone() })).statusCode, 201);
   t.equal((await app.inject({ url: '/api/v1/consent/verify', headers: asMember.headers })).statusCode, 403);
+  t.equal((await app.inject({ url: '/api/v1/contacts/export', headers: asMember.headers })).statusCode, 403, 'members cannot export the audience');
+  const someone = (await app.inject({ url: '/api/v1/contacts?limit=1', headers: asMember.headers })).json().items[0].id;
+  t.equal((await app.inject({ url: `/api/v1/contacts/${someone}/data`, headers: asMember.headers })).statusCode, 403, 'nor answer data requests');
 });
 
 t.test('the logs hold no phone number or e-mail', async (t) => {
