@@ -2,10 +2,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
-import { isUuid } from '../../db/tenant-context.js';
 import { readInShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { afterCreatedAtId, decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf } from '../../plugins/auth.js';
 import { requirePermission } from '../auth/permissions.js';
 
@@ -70,11 +69,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
           if (action) query = query.where('action', '=', action);
           if (from) query = query.where('created_at', '>=', new Date(from));
           if (to) query = query.where('created_at', '<', new Date(to));
-          if (after) {
-            const [createdAt, id] = after as [string, string];
-            if (!isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw new AppError(400, 'INVALID_CURSOR', 'The cursor is not valid', { field: 'querystring.cursor' });
-            query = query.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${id}::uuid)`);
-          }
+          if (after) query = query.where(afterCreatedAtId(after as [string, string], '<'));
           return query.execute();
         },
         userId,

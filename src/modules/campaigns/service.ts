@@ -1,10 +1,10 @@
 // Campaigns: drafts, the estimate, the enqueue ("enqueue and debit commit together"),
 // cancel, recipients and metrics. Every function takes the caller's transaction.
-import { sql, type SqlBool } from 'kysely';
+import { sql } from 'kysely';
 import { addJob } from '../../db/add-job.js';
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
-import { isUuid } from '../../db/tenant-context.js';
+import { afterCreatedAtId } from '../../lib/cursor.js';
 import { TemplateSyntaxError } from '../templates/render.js';
 import { recordTemplateUse } from '../templates/service.js';
 import { audienceWhere } from '../segments/service.js';
@@ -171,11 +171,7 @@ export async function listCampaigns(tx: Tx, shopId: string, page: { limit: numbe
     .orderBy('id', 'desc')
     .limit(page.limit + 1);
   if (page.status) query = query.where('status', '=', page.status);
-  if (page.after) {
-    const [createdAt, id] = page.after;
-    if (!isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw new AppError(400, 'INVALID_CURSOR', 'The cursor is not valid', { field: 'querystring.cursor' });
-    query = query.where(sql<SqlBool>`(created_at, id) < (${createdAt}::timestamptz, ${id}::uuid)`);
-  }
+  if (page.after) query = query.where(afterCreatedAtId(page.after, '<'));
   const rows = await query.execute();
   const items = rows.slice(0, page.limit);
   const last = items[items.length - 1];

@@ -5,6 +5,7 @@ import type { ConsentState } from '../../db/database.js';
 import type { Db } from '../../db/kysely.js';
 import { readInShop } from '../../db/with-shop.js';
 import { csvLine } from '../../lib/csv-safe.js';
+import { afterCreatedAtId } from '../../lib/cursor.js';
 
 export const EXPORT_PAGE = 5000;
 const HEADER = ['id', 'phone', 'email', 'first_name', 'last_name', 'tags', 'consent', 'time_zone', 'country', 'created_at'];
@@ -29,7 +30,7 @@ export async function* exportContacts(db: Db, shopId: string, userId: string, fi
           .limit(pageSize);
         if (filters.consent) query = query.where('consent_state', '=', filters.consent);
         if (filters.tag) query = query.where(sql<SqlBool>`tags @> array[${filters.tag.trim().toLowerCase()}]::text[]`);
-        if (cursor) query = query.where(sql<SqlBool>`(created_at, id) > (${cursor[0]}::timestamptz, ${cursor[1]}::uuid)`);
+        if (cursor) query = query.where(afterCreatedAtId(cursor, '>'));
         return query.execute();
       },
       userId,

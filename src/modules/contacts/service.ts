@@ -3,8 +3,8 @@
 import { sql, type SqlBool } from 'kysely';
 import type { ConsentState } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
-import { isUuid } from '../../db/tenant-context.js';
 import { AppError } from '../../lib/app-error.js';
+import { afterCreatedAtId } from '../../lib/cursor.js';
 import { consentHistory, recordConsentChange, recordInitialConsent, redactConsentPii, type ConsentActor } from './consent.js';
 import { parsePhone, timeZoneForCountry } from './phone.js';
 
@@ -167,11 +167,7 @@ export async function listContacts(tx: Tx, shopId: string, f: ContactFilters) {
       query = query.where((eb) => eb.or([eb(sql`lower(first_name)`, 'like', name), eb(sql`lower(last_name)`, 'like', name)]));
     }
   }
-  if (f.after) {
-    const [createdAt, id] = f.after;
-    if (!isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw new AppError(400, 'INVALID_CURSOR', 'The cursor is not valid', { field: 'querystring.cursor' });
-    query = query.where(sql<SqlBool>`(created_at, id) > (${createdAt}::timestamptz, ${id}::uuid)`);
-  }
+  if (f.after) query = query.where(afterCreatedAtId(f.after, '>'));
   const rows = await query.execute();
   const items = rows.slice(0, f.limit);
   const last = items[items.length - 1];

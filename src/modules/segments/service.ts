@@ -4,7 +4,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
-import { isUuid } from '../../db/tenant-context.js';
+import { afterCreatedAtId } from '../../lib/cursor.js';
 import { compileRule } from './compile.js';
 import { MAX_CONDITIONS, MAX_DEPTH, ruleComplexity, type Rule } from './rules.js';
 
@@ -62,11 +62,7 @@ export async function listSegments(tx: Tx, shopId: string, page: { limit: number
     .orderBy('created_at')
     .orderBy('id')
     .limit(page.limit + 1);
-  if (page.after) {
-    const [createdAt, id] = page.after;
-    if (!isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw new AppError(400, 'INVALID_CURSOR', 'The cursor is not valid', { field: 'querystring.cursor' });
-    query = query.where(sql<SqlBool>`(created_at, id) > (${createdAt}::timestamptz, ${id}::uuid)`);
-  }
+  if (page.after) query = query.where(afterCreatedAtId(page.after, '>'));
   const rows = await query.execute();
   const items = rows.slice(0, page.limit);
   const last = items[items.length - 1];
