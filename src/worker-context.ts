@@ -50,6 +50,8 @@ export function smsFromConfig(config: Config): WorkerSms {
     apiKey: config.smsProviderApiKey,
     from: config.smsFromNumber,
     timeoutMs: config.smsProviderTimeoutMs,
+    // Every concurrent batch keeps its requests in flight at once.
+    connections: config.smsSendConcurrency * config.workerConcurrency,
     breaker: { errorThresholdPercentage: config.smsBreakerErrorPercent, resetTimeoutMs: config.smsBreakerResetMs, volumeThreshold: config.smsBreakerVolume },
   });
   return { sender, concurrency: config.smsSendConcurrency };

@@ -69,6 +69,23 @@ t.test('a timeout is transient', async (t) => {
   await t.rejects(sms.send({ to: '+14155550100', body: 'slow', clientReference: 'slow:1' }), SmsTransientError);
 });
 
+t.test('a redirect is not followed and is transient (a misconfigured URL pauses, fails nobody)', async (t) => {
+  let followed = 0;
+  const redirecting = createServer((req, res) => {
+    if (req.url?.startsWith('/elsewhere')) followed++;
+    res.writeHead(302, { location: '/elsewhere/v1/messages' }).end();
+  });
+  await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+  const sms = client({ baseUrl: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}` });
+  t.teardown(() => {
+    sms.shutdown();
+    redirecting.closeAllConnections();
+    redirecting.close();
+  });
+  await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'redirect:1' }), SmsTransientError);
+  t.equal(followed, 0, 'the redirect was not followed');
+});
+
 t.test('an outage opens the circuit, calls stop, and recovery closes it', async (t) => {
   const sms = client();
   t.teardown(() => {

@@ -14,7 +14,9 @@ import { releaseRemainingReservation } from './service.js';
 import { transition } from './state.js';
 
 export const BATCH_SIZE = 500;
-export const DISPATCH_WINDOW = 4;
+// Twice the default worker concurrency: a worker that finishes a batch finds the next one
+// already queued instead of idling until the dispatch it asked for has run (bench:send).
+export const DISPATCH_WINDOW = 8;
 
 export type DispatchOutcome = { state: 'not_sending' } | { state: 'dispatching'; added: number; pending: number } | { state: 'finished'; status: 'sent' | 'failed' };
 

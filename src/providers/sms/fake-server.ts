@@ -49,6 +49,16 @@ export interface FakeSmsProvider {
   close(): Promise<void>;
 }
 
+/** The request body (events, not an async iterator: cheaper per request). */
+function readBody(req: IncomingMessage): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks));
+    req.on('error', reject);
+  });
+}
+
 export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Promise<FakeSmsProvider> {
   const messages = new Map<string, FakeMessage>();
   const byReference = new Map<string, FakeMessage>();
@@ -95,15 +105,15 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Pro
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     if (req.headers.authorization !== `Bearer ${options.apiKey}`) return send(res, 401, { error: { code: 'unauthorized', message: 'bad api key' } });
     if (outage) return send(res, 503, { error: { code: 'unavailable', message: 'outage' } });
-    const url = new URL(req.url ?? '/', 'http://fake');
-    if (req.method === 'GET' && url.pathname === '/v1/messages') {
-      const found = byReference.get(url.searchParams.get('clientReference') ?? '');
+    // Split by hand: a URL object per request is a measurable share of this server's CPU.
+    const [pathname, search = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
+    if (req.method === 'GET' && pathname === '/v1/messages') {
+      const found = byReference.get(new URLSearchParams(search).get('clientReference') ?? '');
       return found ? send(res, 200, { id: found.id, status: found.status, clientReference: found.clientReference, segments: found.segments }) : send(res, 404, { error: { code: 'not_found' } });
     }
-    if (req.method !== 'POST' || url.pathname !== '/v1/messages') return send(res, 404, { error: { code: 'not_found' } });
+    if (req.method !== 'POST' || pathname !== '/v1/messages') return send(res, 404, { error: { code: 'not_found' } });
     if (errorRate > 0 && Math.random() < errorRate) return send(res, 503, { error: { code: 'unavailable', message: 'try again' } });
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const chunks = await readBody(req);
     let body: { to?: unknown; from?: unknown; body?: unknown; clientReference?: unknown };
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
