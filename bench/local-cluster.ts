@@ -54,7 +54,12 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
  * fresh secrets, the API role's connection, and rate limits out of the way.
  */
 export function benchConfig(database: BenchDatabase, extra: Record<string, string> = {}): Config {
-  return loadConfig({
+  return loadConfig(benchEnv(database, extra));
+}
+
+/** The same settings as environment variables, for benchmarks that run the real processes. */
+export function benchEnv(database: BenchDatabase, extra: Record<string, string> = {}): Record<string, string> {
+  return {
     NODE_ENV: 'production',
     DATABASE_URL: database.api,
     PUBLIC_BASE_URL: 'http://127.0.0.1',
@@ -65,5 +70,5 @@ export function benchConfig(database: BenchDatabase, extra: Record<string, strin
     RATE_LIMIT_MAX: '100000000',
     RATE_LIMIT_PREFILTER_MAX: '100000000',
     ...extra,
-  });
+  };
 }

@@ -197,6 +197,20 @@ t.test('tampering with the consent chain is found and the first broken link name
     { seq: 2, reason: /prev_hash|hash/ },
   );
   await tamper('the phone in the evidence changed', `update app.consent_events set pii_phone = '+16175559999' where shop_id = $1 and contact_id = $2 and seq = 1`, { seq: 1, reason: /digest/ });
+  // No foreign key holds events to contacts (migration 0041): the verifier does.
+  {
+    const orphan = '00000000-0000-4000-8000-00000000beef';
+    await db.admin.query(`insert into app.consent_events (shop_id, contact_id, seq, state, source, actor_kind, occurred_at, pii_digest, prev_hash, hash)
+                          values ($1, $2, 1, 'subscribed', 'api', 'system', now(), sha256('x'), sha256('y'), sha256('z'))`, [shop.shopId, orphan]);
+    try {
+      const report = await verify();
+      t.equal(report.ok, false, 'a link for no contact of the shop breaks the chain');
+      t.equal(report.firstBroken?.contactId, orphan);
+      t.match(report.firstBroken?.reason, /names no contact/);
+    } finally {
+      await db.admin.query(`delete from app.consent_events where shop_id = $1 and contact_id = $2`, [shop.shopId, orphan]);
+    }
+  }
   t.same(await verify(), { ok: true, contacts: 3, events: 9, firstBroken: null }, 'the untouched chain verifies again');
 });
 

@@ -5,6 +5,7 @@
 // so duplicates across the restart are still reported). Nothing is applied twice, nothing
 // is lost. Consent from an import has source `import` and never re-subscribes an
 // unsubscribed contact.
+import { randomUUID } from 'node:crypto';
 import Papa from 'papaparse';
 import { sql } from 'kysely';
 import type { ConsentState } from '../../db/database.js';
@@ -16,10 +17,20 @@ import { parsePhone, timeZoneForCountry } from '../contacts/phone.js';
 import { parseConsentCell, resolveColumns, type ColumnMap, type Field } from './columns.js';
 
 export const IMPORT_BATCH_SIZE = 5000;
+const YIELD_EVERY_ROWS = 250;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
+/** A row's tags as one text value: string_to_array(…, E'\x1f') in SQL is far cheaper than JSON. */
+const TAG_SEPARATOR = '\x1f';
+const joinTags = (tags: string[]) => tags.join(TAG_SEPARATOR);
 
 interface ValidRow {
   line: number;
+  /** The id the contact gets if this row creates it (chosen here so its link can be too). */
+  id: string;
+  /** The contact's first consent link, if this row creates it: hashed while the previous batch is applied. */
+  firstLink: Link;
   phone: string;
   country: string | null;
   email: string | null;
@@ -107,38 +118,58 @@ export async function processImport(db: Db, shopId: string, importId: string, op
   let columns: ColumnMap | null = null;
   let line = 0;
   let batch: ValidRow[] = [];
+  let batchTime = new Date(); // consent_updated_at and the first links' time, per batch
   let errors: RowError[] = [];
   let read = 0;
   let batches = 0;
   const checkpoint = started.checkpoint_line;
 
-  const commit = async (lastLine: number) => {
+  // One batch is applied while the next is parsed: the database and the parser each get a
+  // core instead of taking turns (bench:import). Batches still commit one after another, in
+  // file order, so the checkpoint only ever moves past lines that are applied.
+  let inFlight: Promise<void> | null = null;
+  const apply = async (rows: ValidRow[], rowErrors: RowError[], rowsRead: number, occurredAt: Date, lastLine: number) => {
     // The rows, their errors, the counters and the checkpoint commit together.
     await withShop(db, shopId, async (tx) => {
-      const counts = await applyBatch(tx, shopId, batch, started.default_consent);
-      if (errors.length > 0) {
+      const counts = await applyBatch(tx, shopId, rows, occurredAt);
+      if (rowErrors.length > 0) {
         await tx
           .insertInto('app.contact_import_errors')
-          .values(errors.map((e) => ({ shop_id: shopId, import_id: importId, line: e.line, reason: e.reason, raw: e.raw })))
+          .values(rowErrors.map((e) => ({ shop_id: shopId, import_id: importId, line: e.line, reason: e.reason, raw: e.raw })))
           .onConflict((oc) => oc.doNothing())
           .execute();
       }
       await sql`update app.contact_imports
-                   set rows_read = rows_read + ${read}, inserted = inserted + ${counts.inserted}, updated = updated + ${counts.updated},
-                       skipped = skipped + ${errors.filter((e) => e.reason.startsWith('duplicate')).length},
-                       failed = failed + ${errors.filter((e) => !e.reason.startsWith('duplicate')).length},
+                   set rows_read = rows_read + ${rowsRead}, inserted = inserted + ${counts.inserted}, updated = updated + ${counts.updated},
+                       skipped = skipped + ${rowErrors.filter((e) => e.reason.startsWith('duplicate')).length},
+                       failed = failed + ${rowErrors.filter((e) => !e.reason.startsWith('duplicate')).length},
                        checkpoint_line = ${lastLine}
                  where shop_id = ${shopId} and id = ${importId} and checkpoint_line < ${lastLine}`.execute(tx);
     });
+    await opts.afterBatch?.(++batches);
+  };
+  const commit = async (lastLine: number) => {
+    const next = [batch, errors, read, batchTime] as const;
     batch = [];
+    batchTime = new Date();
     errors = [];
     read = 0;
-    await opts.afterBatch?.(++batches);
+    if (inFlight) await inFlight; // its failure stops the import here, before anything later
+    inFlight = apply(...next, lastLine);
+    // Handled here so that a failure is not reported as unhandled before it is awaited.
+    inFlight.catch(() => {});
+  };
+  const drain = async () => {
+    if (inFlight) await inFlight;
+    inFlight = null;
   };
 
   try {
     for await (const record of records(chunks(db, shopId, importId))) {
       line++;
+      // Let the batch being applied move on: its replies wait for this loop otherwise (the
+      // records come synchronously, so without this nothing else runs for a whole chunk).
+      if (inFlight && line % YIELD_EVERY_ROWS === 0) await new Promise((resolve) => setImmediate(resolve));
       if (!columns) {
         columns = resolveColumns(record.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h)), started.mapping as Partial<Record<Field, string>>);
         continue;
@@ -161,16 +192,29 @@ export async function processImport(db: Db, shopId: string, importId: string, op
           errors.push({ line, reason: 'invalid email', raw: rawOf(record) });
         } else {
           seen.add(key(phone.e164));
+          if (batch.length === 0) batchTime = new Date();
+          const id = randomUUID();
+          const consent = parseConsentCell(cell(record, columns, 'consent') ?? undefined);
           // Cells are stored as the text they are: a "=cmd()" name is a name, neutralised on export.
           batch.push({
             line,
+            id,
+            firstLink: buildLink(
+              { shopId, contactId: id, state: consent ?? started.default_consent, previousState: null, source: 'import', actor: { kind: 'system' }, phone: phone.e164 },
+              null,
+              batchTime,
+            ),
             phone: phone.e164,
             country: phone.country,
             email,
             firstName: cell(record, columns, 'first_name')?.slice(0, 100) ?? null,
             lastName: cell(record, columns, 'last_name')?.slice(0, 100) ?? null,
-            tags: normalizeTags((cell(record, columns, 'tags') ?? '').split(/[,;|]/)).slice(0, 50).map((t) => t.slice(0, 64)),
-            consent: parseConsentCell(cell(record, columns, 'consent') ?? undefined),
+            // Control characters are never part of a tag; dropping them frees \x1f to join
+            // a row's tags into one text value for the batch insert.
+            tags: normalizeTags((cell(record, columns, 'tags') ?? '').replace(CONTROL_CHARS, '').split(/[,;|]/))
+              .slice(0, 50)
+              .map((t) => t.slice(0, 64)),
+            consent,
             timeZone: cell(record, columns, 'time_zone')?.slice(0, 64) ?? null,
           });
         }
@@ -178,7 +222,12 @@ export async function processImport(db: Db, shopId: string, importId: string, op
       if (batch.length + errors.length >= batchSize) await commit(line);
     }
     if (batch.length + errors.length > 0 || read > 0) await commit(line);
+    await drain();
   } catch (error) {
+    // Never leave a batch being applied behind a finished (or failing) job.
+    const pending = inFlight as Promise<void> | null; // assigned in commit(): TypeScript cannot see it
+    const applyError = pending ? await pending.then(() => null, (e: unknown) => e) : null;
+    if (applyError) throw applyError;
     if (error instanceof Error && error.message.startsWith('more than')) {
       await finish(db, shopId, importId, 'failed', error.message);
       return { state: 'failed' as const };
@@ -197,47 +246,51 @@ async function finish(db: Db, shopId: string, importId: string, status: 'complet
   });
 }
 
-/** One batch: new contacts inserted with their first consent link, existing ones updated. */
-export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], defaultConsent: ConsentState): Promise<{ inserted: number; updated: number }> {
+/**
+ * One batch: new contacts inserted with their first consent link, existing ones updated.
+ * The insert skips phones the shop already has (its unique index answers that, so a fresh
+ * import costs no separate lookup); those rows are then locked and updated.
+ */
+export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], now: Date): Promise<{ inserted: number; updated: number }> {
   if (rows.length === 0) return { inserted: 0, updated: 0 };
+  // unnest() inserts: one parameter per column whatever the batch size.
+  const { rows: inserted } = await sql<{ id: string }>`
+    insert into app.contacts (shop_id, id, phone_e164, email, first_name, last_name, tags, time_zone, country, consent_state, consent_updated_at)
+    select ${shopId}::uuid, v.id, v.phone, v.email, v.first_name, v.last_name,
+           string_to_array(v.tags, ${TAG_SEPARATOR}), v.time_zone, v.country, v.consent::app.consent_state, ${now}::timestamptz
+      from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.phone)}::text[], ${rows.map((r) => r.email)}::text[],
+                  ${rows.map((r) => r.firstName)}::text[], ${rows.map((r) => r.lastName)}::text[], ${rows.map((r) => joinTags(r.tags))}::text[],
+                  ${rows.map((r) => r.timeZone ?? timeZoneForCountry(r.country))}::text[], ${rows.map((r) => r.country)}::text[],
+                  ${rows.map((r) => r.firstLink.state)}::text[])
+           as v(id, phone, email, first_name, last_name, tags, time_zone, country, consent)
+    on conflict (shop_id, phone_e164) where deleted_at is null do nothing
+    returning id`.execute(tx);
+  const created = new Set(inserted.map((c) => c.id));
+  await insertLinks(
+    tx,
+    rows.filter((r) => created.has(r.id)).map((r) => r.firstLink),
+  );
+  const others = rows.filter((r) => !created.has(r.id));
+  if (others.length === 0) return { inserted: inserted.length, updated: 0 };
+
   const { rows: existing } = await sql<{ id: string; phone_e164: string; consent_state: ConsentState }>`
     select id, phone_e164, consent_state from app.contacts
-     where shop_id = ${shopId} and deleted_at is null and phone_e164 = any(${rows.map((r) => r.phone)}::text[])
+     where shop_id = ${shopId} and deleted_at is null and phone_e164 = any(${others.map((r) => r.phone)}::text[])
      for update`.execute(tx);
   const byPhone = new Map(existing.map((e) => [e.phone_e164, e]));
-  const fresh = rows.filter((r) => !byPhone.has(r.phone));
-  const known = rows.filter((r) => byPhone.has(r.phone));
-  const now = new Date();
-
-  if (fresh.length > 0) {
-    // unnest() inserts: one parameter per column whatever the batch size.
-    const { rows: inserted } = await sql<{ id: string; phone_e164: string; consent_state: ConsentState }>`
-      insert into app.contacts (shop_id, phone_e164, email, first_name, last_name, tags, time_zone, country, consent_state, consent_updated_at)
-      select ${shopId}::uuid, v.phone, v.email, v.first_name, v.last_name,
-             array(select jsonb_array_elements_text(v.tags::jsonb)), v.time_zone, v.country, v.consent::app.consent_state, ${now}::timestamptz
-        from unnest(${fresh.map((r) => r.phone)}::text[], ${fresh.map((r) => r.email)}::text[], ${fresh.map((r) => r.firstName)}::text[],
-                    ${fresh.map((r) => r.lastName)}::text[], ${fresh.map((r) => JSON.stringify(r.tags))}::text[],
-                    ${fresh.map((r) => r.timeZone ?? timeZoneForCountry(r.country))}::text[], ${fresh.map((r) => r.country)}::text[],
-                    ${fresh.map((r) => r.consent ?? defaultConsent)}::text[])
-             as v(phone, email, first_name, last_name, tags, time_zone, country, consent)
-      returning id, phone_e164, consent_state`.execute(tx);
-    await insertLinks(
-      tx,
-      inserted.map((c) => buildLink({ shopId, contactId: c.id, state: c.consent_state, previousState: null, source: 'import', actor: { kind: 'system' }, phone: c.phone_e164 }, null, now)),
-    );
-  }
+  const known = others.filter((r) => byPhone.has(r.phone));
 
   if (known.length > 0) {
     // Fields the file gives replace the stored ones; empty cells leave them alone; tags add up.
     await sql`
       update app.contacts c
          set email = coalesce(v.email, c.email), first_name = coalesce(v.first_name, c.first_name), last_name = coalesce(v.last_name, c.last_name),
-             tags = case when jsonb_array_length(v.tags::jsonb) > 0
-                         then array(select distinct t from unnest(c.tags || array(select jsonb_array_elements_text(v.tags::jsonb))) as t limit 50)
+             tags = case when v.tags <> ''
+                         then array(select distinct t from unnest(c.tags || string_to_array(v.tags, ${TAG_SEPARATOR})) as t limit 50)
                          else c.tags end,
              time_zone = coalesce(v.time_zone, c.time_zone)
         from unnest(${known.map((r) => r.phone)}::text[], ${known.map((r) => r.email)}::text[], ${known.map((r) => r.firstName)}::text[],
-                    ${known.map((r) => r.lastName)}::text[], ${known.map((r) => JSON.stringify(r.tags))}::text[], ${known.map((r) => r.timeZone)}::text[])
+                    ${known.map((r) => r.lastName)}::text[], ${known.map((r) => joinTags(r.tags))}::text[], ${known.map((r) => r.timeZone)}::text[])
              as v(phone, email, first_name, last_name, tags, time_zone)
        where c.shop_id = ${shopId} and c.deleted_at is null and c.phone_e164 = v.phone`.execute(tx);
     const changes = known
@@ -265,7 +318,7 @@ export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], defau
          where c.shop_id = ${shopId} and c.id = v.id`.execute(tx);
     }
   }
-  return { inserted: fresh.length, updated: known.length };
+  return { inserted: inserted.length, updated: known.length };
 }
 
 type Link = ReturnType<typeof buildLink>;

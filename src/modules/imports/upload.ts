@@ -105,6 +105,9 @@ export async function receiveUpload(tx: Tx, shopId: string, importId: string, in
   if (columns.phone === undefined) throw new AppError(400, 'NO_PHONE_COLUMN', 'No column holds phone numbers (name it "phone" or send a mapping)', { headers });
 
   await tx.updateTable('app.contact_imports').set({ rows_total: dataLines, bytes } as never).where('shop_id', '=', shopId).where('id', '=', importId).execute();
-  await addJob(tx, 'contact_import', { shopId, importId }, { jobKey: `import:${importId}`, priority: 0 });
+  // One import at a time per shop (a named queue is scoped to the shop): two imports of
+  // one audience would contend for the same contacts' locks, and the worker's memory per
+  // import (its duplicate set grows with the file) is then bounded by its concurrency.
+  await addJob(tx, 'contact_import', { shopId, importId }, { jobKey: `import:${importId}`, queueName: 'contact-imports', priority: 0 });
   return { importId, bytes, rows: dataLines };
 }
