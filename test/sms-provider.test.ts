@@ -86,6 +86,21 @@ t.test('a redirect is not followed and is transient (a misconfigured URL pauses,
   t.equal(followed, 0, 'the redirect was not followed');
 });
 
+t.test('an answer larger than a provider answer is not read to the end and is transient', async (t) => {
+  const flooding = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"id":"SM1","padding":"${'x'.repeat(1024 * 1024)}"}`);
+  });
+  await new Promise<void>((resolve) => flooding.listen(0, '127.0.0.1', resolve));
+  const sms = client({ baseUrl: `http://127.0.0.1:${(flooding.address() as AddressInfo).port}` });
+  t.teardown(() => {
+    sms.shutdown();
+    flooding.closeAllConnections();
+    flooding.close();
+  });
+  await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'flood:1' }), { name: 'SmsTransientError', message: /more than 65536 bytes/ });
+});
+
 t.test('an outage opens the circuit, calls stop, and recovery closes it', async (t) => {
   const sms = client();
   t.teardown(() => {

@@ -81,10 +81,11 @@ function toMessage(json: unknown, replayed: boolean): ProviderMessage {
   return { providerMessageId: body.id, status: typeof body.status === 'string' ? body.status : 'queued', ...(typeof body.segments === 'number' ? { segments: body.segments } : {}), replayed };
 }
 
-export function createSmsClient(options: SmsClientOptions): SmsClient {
-  const base = options.baseUrl.replace(/\/+$/, '');
+const MAX_RESPONSE_BYTES = 64 * 1024;
+class ResponseTooLargeError extends Error {}
 
-  const origin = new URL(base);
+export function createSmsClient(options: SmsClientOptions): SmsClient {
+  const origin = new URL(options.baseUrl);
   const pathPrefix = origin.pathname.replace(/\/+$/, '');
   const pool = new Pool(origin.origin, {
     connections: options.connections ?? 128,
@@ -117,9 +118,20 @@ export function createSmsClient(options: SmsClientOptions): SmsClient {
         signal: abort,
       });
       status = response.statusCode;
-      // A provider answer is small; a huge one is not a provider answer.
-      text = await response.body.text();
+      // A provider answer is small: a larger one is read no further and counts as a failure.
+      const parts: Buffer[] = [];
+      let size = 0;
+      for await (const part of response.body) {
+        size += (part as Buffer).length;
+        if (size > MAX_RESPONSE_BYTES) {
+          response.body.destroy();
+          throw new ResponseTooLargeError();
+        }
+        parts.push(part as Buffer);
+      }
+      text = Buffer.concat(parts).toString('utf8');
     } catch (error) {
+      if (error instanceof ResponseTooLargeError) throw new SmsTransientError(`the SMS provider answered more than ${MAX_RESPONSE_BYTES} bytes`);
       const late =
         timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || error instanceof undiciErrors.ConnectTimeoutError;
       throw new SmsTransientError(late ? 'the SMS provider did not answer in time' : 'the SMS provider could not be reached');
@@ -144,7 +156,7 @@ export function createSmsClient(options: SmsClientOptions): SmsClient {
   }
 
   const breaker = new CircuitBreaker(call, {
-    timeout: false, // the fetch has its own timeout
+    timeout: false, // every request has its own timeout
     errorThresholdPercentage: options.breaker.errorThresholdPercentage,
     resetTimeout: options.breaker.resetTimeoutMs,
     volumeThreshold: options.breaker.volumeThreshold,
