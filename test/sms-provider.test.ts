@@ -1,7 +1,7 @@
 // The SMS provider adapter against the fake provider: client references make sends
 // idempotent, timeouts and 5xx are transient, refusals permanent, and the circuit breaker
 // opens on an outage (then stops calling), ignores refusals, and closes on recovery.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { createSmsClient, SmsCircuitOpenError, SmsPermanentError, SmsTransientError } from '../src/providers/sms/client.js';
 import { verifySmsWebhook } from '../src/lib/sms-webhook-signature.js';
@@ -69,34 +69,33 @@ t.test('a timeout is transient', async (t) => {
   await t.rejects(sms.send({ to: '+14155550100', body: 'slow', clientReference: 'slow:1' }), SmsTransientError);
 });
 
-t.test('a redirect is not followed and is transient (a misconfigured URL pauses, fails nobody)', async (t) => {
-  let followed = 0;
-  const redirecting = createServer((req, res) => {
-    if (req.url?.startsWith('/elsewhere')) followed++;
-    res.writeHead(302, { location: '/elsewhere/v1/messages' }).end();
-  });
-  await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
-  const sms = client({ baseUrl: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}` });
+/** A client of a misbehaving "provider" (a plain HTTP server with this handler). */
+async function clientOf(t: Test, handler: Parameters<typeof createServer>[1]) {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sms = client({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   t.teardown(() => {
     sms.shutdown();
-    redirecting.closeAllConnections();
-    redirecting.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  return sms;
+}
+
+t.test('a redirect is not followed and is transient (a misconfigured URL pauses, fails nobody)', async (t) => {
+  let followed = 0;
+  const sms = await clientOf(t, (req, res) => {
+    if (req.url?.startsWith('/elsewhere')) followed++;
+    res.writeHead(302, { location: '/elsewhere/v1/messages' }).end();
   });
   await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'redirect:1' }), SmsTransientError);
   t.equal(followed, 0, 'the redirect was not followed');
 });
 
 t.test('an answer larger than a provider answer is not read to the end and is transient', async (t) => {
-  const flooding = createServer((_req, res) => {
+  const sms = await clientOf(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(`{"id":"SM1","padding":"${'x'.repeat(1024 * 1024)}"}`);
-  });
-  await new Promise<void>((resolve) => flooding.listen(0, '127.0.0.1', resolve));
-  const sms = client({ baseUrl: `http://127.0.0.1:${(flooding.address() as AddressInfo).port}` });
-  t.teardown(() => {
-    sms.shutdown();
-    flooding.closeAllConnections();
-    flooding.close();
   });
   await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'flood:1' }), { name: 'SmsTransientError', message: /more than 65536 bytes/ });
 });
