@@ -77,6 +77,30 @@ t.test('filters and search', async (t) => {
   t.same(byName.json().items.map((c: { lastName: string }) => c.lastName), ['Zimmer']);
   const byPhone = await app.inject({ url: '/api/v1/contacts?q=%2B1415555987', headers: a.headers });
   t.same(byPhone.json().items.map((c: { phone: string }) => c.phone), ['+14155559876']);
+  // The search is a range [prefix, prefix with its last digit + 1): a prefix ending in 9
+  // must still find its numbers and nothing past them.
+  await create(a, { phone: '+14157779990' });
+  await create(a, { phone: '+14157780000' });
+  const byPrefixNine = await app.inject({ url: '/api/v1/contacts?q=%2B1415777999', headers: a.headers });
+  t.same(byPrefixNine.json().items.map((c: { phone: string }) => c.phone), ['+14157779990']);
+});
+
+t.test('a phone search pages in the same order as the plain list, each match once', async (t) => {
+  const shop = await account();
+  for (let i = 0; i < 12; i++) await create(shop, { phone: `+1303555${String(4000 + i)}` });
+  await create(shop, { phone: '+13035559999' });
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: { json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await app.inject({
+      url: `/api/v1/contacts?q=%2B13035554&limit=5${cursor ? `&cursor=${cursor}` : ''}`,
+      headers: shop.headers,
+    });
+    ids.push(...res.json().items.map((c) => c.id));
+    cursor = res.json().nextCursor;
+  } while (cursor);
+  const all = (await app.inject({ url: '/api/v1/contacts?limit=100', headers: shop.headers })).json().items as Array<{ id: string; phone: string }>;
+  t.same(ids, all.filter((c) => c.phone.startsWith('+13035554')).map((c) => c.id));
 });
 
 t.test('paging returns each contact exactly once while contacts are added between pages', async (t) => {
