@@ -1,7 +1,7 @@
 -- Consent events lose their foreign key to contacts: at import scale the per-row RI check
 -- (an index probe and a KEY SHARE lock that rewrites the contact's tuple, then WAL for it)
--- cost more than the event insert itself: bench:import, 200,000 rows, 6.2–6.7 s of link
--- inserts with it and 3.4–3.7 s without, a quarter of the whole import.
+-- nearly doubled the event inserts: bench:import, 200,000 rows, 6.2–6.7 s of link inserts
+-- with it and 3.4–3.7 s without; the whole import took 25–26 s with it and 21 s without.
 --
 -- What the key guaranteed still holds, by construction and by check:
 --   * events are written only in the transaction that created the contact

@@ -85,6 +85,17 @@ t.test('filters and search', async (t) => {
   t.same(byPrefixNine.json().items.map((c: { phone: string }) => c.phone), ['+14157779990']);
 });
 
+t.test("a search never finds another shop's contacts", async (t) => {
+  const mine = await account();
+  const theirs = await account();
+  await create(theirs, { phone: '+17205550101', firstName: 'Quillon' });
+  await create(mine, { phone: '+17205550199' });
+  const byPhone = await app.inject({ url: '/api/v1/contacts?q=%2B1720555', headers: mine.headers });
+  t.same(byPhone.json().items.map((c: { phone: string }) => c.phone), ['+17205550199']);
+  const byName = await app.inject({ url: '/api/v1/contacts?q=quill', headers: mine.headers });
+  t.same(byName.json().items, []);
+});
+
 t.test('a phone search pages in the same order as the plain list, each match once', async (t) => {
   const shop = await account();
   for (let i = 0; i < 12; i++) await create(shop, { phone: `+1303555${String(4000 + i)}` });

@@ -150,8 +150,7 @@ export async function processImport(db: Db, shopId: string, importId: string, op
   };
   const commit = async (lastLine: number) => {
     const next = [batch, errors, read, batchTime] as const;
-    batch = [];
-    batchTime = new Date();
+    batch = []; // the next batch's time is taken at its first row
     errors = [];
     read = 0;
     if (inFlight) await inFlight; // its failure stops the import here, before anything later
@@ -225,8 +224,10 @@ export async function processImport(db: Db, shopId: string, importId: string, op
     await drain();
   } catch (error) {
     // Never leave a batch being applied behind a finished (or failing) job.
-    const pending = inFlight as Promise<void> | null; // assigned in commit(): TypeScript cannot see it
-    const applyError = pending ? await pending.then(() => null, (e: unknown) => e) : null;
+    const applyError = await drain().then(
+      () => null,
+      (e: unknown) => e,
+    );
     if (applyError) throw applyError;
     if (error instanceof Error && error.message.startsWith('more than')) {
       await finish(db, shopId, importId, 'failed', error.message);
