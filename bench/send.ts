@@ -56,7 +56,7 @@ async function startFake(latencyMs: number): Promise<{ url: string; child: Child
 
 async function campaignRun(latencyMs: number) {
   const fake = await startFake(latencyMs);
-  const sms = createSmsClient({ baseUrl: fake.url, apiKey: 'bench-key', from: '+15005550006', timeoutMs: 10_000, connections: SMS_CONCURRENCY * WORKER_CONCURRENCY, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 30_000, volumeThreshold: 1000 } });
+  const sms = createSmsClient({ baseUrl: fake.url, apiKey: 'bench-key', timeoutMs: 10_000, connections: SMS_CONCURRENCY * WORKER_CONCURRENCY, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 30_000, volumeThreshold: 1000 } });
   const created = await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers, payload: { name: `latency ${latencyMs}`, body: 'Hi {{first_name}}, sale today!' } });
   const id = created.json().id as string;
   const worker = await startWorker({ connectionString: database.worker, concurrency: WORKER_CONCURRENCY, poolSize: WORKER_CONCURRENCY + 4, logger: createLogger('warn'), metrics: createMetrics(), crontab: false, sms: { sender: sms, concurrency: SMS_CONCURRENCY } });

@@ -30,6 +30,7 @@ import { settingsRoutes } from './modules/settings/routes.js';
 import { walletRoutes } from './modules/wallet/routes.js';
 import { campaignRoutes } from './modules/campaigns/routes.js';
 import { smsWebhookRoutes } from './modules/sms-webhooks/routes.js';
+import { senderNumberRoutes } from './modules/sender-numbers/routes.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -106,6 +107,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(importRoutes);
   await app.register(segmentRoutes);
   await app.register(settingsRoutes);
+  await app.register(senderNumberRoutes);
   await app.register(walletRoutes);
   await app.register(campaignRoutes);
   await app.register(smsWebhookRoutes);

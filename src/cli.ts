@@ -10,6 +10,10 @@ import { rotateShopTokens } from './modules/shops/service.js';
 import { adjustWallet, parseAdjustArgs } from './modules/wallet/adjust.js';
 import { verifyShopChains } from './modules/contacts/consent-chain.js';
 import { readInShop } from './db/with-shop.js';
+import { sql } from 'kysely';
+import { assignNumberCommand, parseNumberArgs, releaseNumberCommand } from './modules/sender-numbers/operator.js';
+import type { SmsClient } from './providers/sms/client.js';
+import { smsFromConfig } from './worker-context.js';
 
 async function migrateCommand(): Promise<void> {
   const config = loadConfig();
@@ -77,7 +81,50 @@ async function consentVerifyCommand(): Promise<void> {
   }
 }
 
+/** The worker-role pool an operator command runs with. */
+function operatorDb(name: string) {
+  const config = loadConfig();
+  if (!config.databaseUrl) throw new Error('DATABASE_URL must be set to the pigeon_worker connection string');
+  return { config, db: createDb(createPool({ connectionString: config.databaseUrl, poolSize: 1, applicationName: `pigeon-${name}` })) };
+}
+
+/** `numbers:assign` / `numbers:release`: an operator gives a shop a sending number or takes it back (audited). Prints JSON. */
+function numbersCommand(action: 'assign' | 'release') {
+  return async () => {
+    const args = parseNumberArgs(process.argv.slice(3));
+    const { config, db } = operatorDb(`numbers-${action}`);
+    let client: SmsClient | undefined;
+    const sms = () => (client ??= smsFromConfig(config).sender);
+    try {
+      const run = action === 'assign' ? assignNumberCommand : releaseNumberCommand;
+      console.log(JSON.stringify(await run(db, sms, args, config.senderNumberQuarantineDays)));
+    } finally {
+      client?.shutdown();
+      await db.destroy();
+    }
+  };
+}
+
+/** `inbound:unrouted [--limit N]`: inbound texts to numbers no shop ever held, newest first. Prints JSON lines. */
+async function inboundUnroutedCommand(): Promise<void> {
+  const argv = process.argv.slice(3);
+  const limit = argv.includes('--limit') ? Number(argv[argv.indexOf('--limit') + 1]) : 100;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new Error('--limit must be a positive integer');
+  const { db } = operatorDb('inbound-unrouted');
+  try {
+    const { rows } = await sql<{ event_id: string; from_phone: string; to_number: string; keyword: string; received_at: Date }>`
+      select event_id, from_phone, to_number, keyword, received_at from app_private.unrouted_inbound(${limit})`.execute(db);
+    for (const r of rows) console.log(JSON.stringify({ eventId: r.event_id, from: r.from_phone, to: r.to_number, keyword: r.keyword, receivedAt: new Date(r.received_at).toISOString() }));
+    if (rows.length === 0) console.error('no unrouted inbound messages');
+  } finally {
+    await db.destroy();
+  }
+}
+
 const commands: Record<string, () => Promise<void>> = {
+  'numbers:assign': numbersCommand('assign'),
+  'numbers:release': numbersCommand('release'),
+  'inbound:unrouted': inboundUnroutedCommand,
   migrate: migrateCommand,
   'keys:rotate': rotateKeysCommand,
   'wallet:adjust': walletAdjustCommand,

@@ -7,6 +7,9 @@ export interface Metrics {
   rateLimitRefusals: client.Counter<'scope'>;
   webhookSignatureFailures: client.Counter<'source'>;
   jobOutcomes: client.Counter<'task' | 'outcome'>;
+  inboundUnrouted: client.Counter;
+  sendBatchesGivenUp: client.Counter<'reason'>;
+  workersReleased: client.Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -37,6 +40,22 @@ export function createMetrics(): Metrics {
       name: 'pigeon_job_outcomes_total',
       help: 'graphile-worker job outcomes by task: success, error (will retry), failed (no attempts left)',
       labelNames: ['task', 'outcome'],
+      registers: [registry],
+    }),
+    inboundUnrouted: new client.Counter({
+      name: 'pigeon_sms_inbound_unrouted_total',
+      help: 'Inbound texts to a number no shop ever held: kept for operators (npm run inbound:unrouted)',
+      registers: [registry],
+    }),
+    sendBatchesGivenUp: new client.Counter({
+      name: 'pigeon_send_batches_given_up_total',
+      help: 'Send batches resolved as failed after their attempts or outage budget ran out, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    workersReleased: new client.Counter({
+      name: 'pigeon_dead_workers_released_total',
+      help: 'Worker processes whose stale heartbeat got their locked jobs released',
       registers: [registry],
     }),
   };

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     concurrency: config.workerConcurrency,
     poolSize: config.workerConcurrency + 2,
     ...(config.smsProviderUrl ? { sms: smsFromConfig(config) } : {}),
+    heartbeatTimeoutSeconds: config.workerHeartbeatTimeoutSeconds,
     logger: logger.child({ component: 'worker' }),
     metrics,
   });

@@ -4,6 +4,8 @@ import type { Db } from './db/kysely.js';
 import { createDb, createPool } from './db/kysely.js';
 import { loadConfig, type Config } from './config.js';
 import { createSmsClient, type SmsClient } from './providers/sms/client.js';
+import { ProviderNotConfiguredError } from './modules/campaigns/send-batch-job.js';
+import type { Metrics } from './metrics.js';
 
 let current: Db | undefined;
 
@@ -42,17 +44,40 @@ export function workerSms(): WorkerSms {
 
 export function smsFromConfig(config: Config): WorkerSms {
   if (!config.smsProviderUrl || !config.smsProviderApiKey) {
-    // The batch fails and graphile-worker retries it later: nothing is lost while unconfigured.
-    throw new Error('no SMS provider is configured (SMS_PROVIDER_URL, SMS_PROVIDER_API_KEY)');
+    // The batch waits (its job puts itself back) until one is: nothing is lost or failed.
+    throw new ProviderNotConfiguredError();
   }
   const sender = createSmsClient({
     baseUrl: config.smsProviderUrl,
     apiKey: config.smsProviderApiKey,
-    from: config.smsFromNumber,
     timeoutMs: config.smsProviderTimeoutMs,
     // Every concurrent batch keeps its requests in flight at once.
     connections: config.smsSendConcurrency * config.workerConcurrency,
     breaker: { errorThresholdPercentage: config.smsBreakerErrorPercent, resetTimeoutMs: config.smsBreakerResetMs, volumeThreshold: config.smsBreakerVolume },
   });
   return { sender, concurrency: config.smsSendConcurrency };
+}
+
+/** The send path's retry settings, from the configuration on first use. */
+export interface WorkerSettings {
+  sendRetryMaxDelaySeconds: number;
+  sendOutageGiveUpHours: number;
+  workerHeartbeatTimeoutSeconds: number;
+}
+let currentSettings: WorkerSettings | undefined;
+export function workerSettings(): WorkerSettings {
+  if (!currentSettings) {
+    const config = loadConfig();
+    currentSettings = { sendRetryMaxDelaySeconds: config.sendRetryMaxDelaySeconds, sendOutageGiveUpHours: config.sendOutageGiveUpHours, workerHeartbeatTimeoutSeconds: config.workerHeartbeatTimeoutSeconds };
+  }
+  return currentSettings;
+}
+
+/** The worker process's metrics, when it has any (tasks count what they resolve). */
+let currentMetrics: Metrics | undefined;
+export function setWorkerMetrics(metrics: Metrics | undefined): void {
+  currentMetrics = metrics;
+}
+export function workerMetrics(): Metrics | undefined {
+  return currentMetrics;
 }

@@ -1,17 +1,23 @@
-// Sends one batch of a campaign's recipients. See src/modules/campaigns/send.ts.
+// Sends one batch of a campaign's recipients; a paused or unavailable provider puts the
+// job back instead of failing it. See src/modules/campaigns/send-batch-job.ts.
 import type { Task } from 'graphile-worker';
-import { Type } from '@sinclair/typebox';
-import { parsePayload, ShopPayload, UuidString } from '../src/lib/job-payload.js';
-import { sendBatch } from '../src/modules/campaigns/send.js';
-import { workerDb, workerSms } from '../src/worker-context.js';
-
-const Payload = Type.Composite([ShopPayload, Type.Object({ campaignId: UuidString, batchId: Type.String({ pattern: '^[0-9]{1,19}$' }) })]);
+import { parsePayload } from '../src/lib/job-payload.js';
+import { runSendBatchJob, SendBatchPayload } from '../src/modules/campaigns/send-batch-job.js';
+import { workerDb, workerMetrics, workerSettings, workerSms } from '../src/worker-context.js';
 
 const sms_send_batch: Task = async (payload, helpers) => {
-  const { shopId, campaignId, batchId } = parsePayload('sms_send_batch', Payload, payload);
-  const { sender, concurrency } = workerSms();
-  const outcome = await sendBatch(workerDb(), sender, shopId, campaignId, batchId, { concurrency });
-  helpers.logger.debug(`send batch ${batchId}: ${JSON.stringify(outcome)}`);
+  const parsed = parsePayload('sms_send_batch', SendBatchPayload, payload);
+  const settings = workerSettings();
+  const outcome = await runSendBatchJob(parsed, {
+    db: workerDb(),
+    sms: workerSms,
+    attempts: helpers.job.attempts,
+    maxAttempts: helpers.job.max_attempts,
+    retryMaxDelaySeconds: settings.sendRetryMaxDelaySeconds,
+    outageGiveUpHours: settings.sendOutageGiveUpHours,
+    onGiveUp: (reason) => workerMetrics()?.sendBatchesGivenUp.inc({ reason }),
+  });
+  helpers.logger.debug(`send batch ${parsed.batchId}: ${JSON.stringify(outcome)}`);
 };
 
 export default sms_send_batch;

@@ -11,6 +11,7 @@ import { applyCreditEntry, getWallet } from '../src/modules/wallet/service.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { sendBatch, ProviderUnavailableError, SendingPausedError } from '../src/modules/campaigns/send.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
+import { assignSenderNumber } from '../src/modules/sender-numbers/service.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
@@ -21,7 +22,7 @@ const db = await createTestDatabase(t, { apiPoolSize: 6 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
 const fake = await startFakeSmsProvider({ apiKey: SMS_KEY, webhookSecret: SMS_SECRET });
 t.teardown(() => fake.close());
-const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, from: '+15005550006', timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
+const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
 t.teardown(() => sms.shutdown());
 
 let ip = 0;
@@ -30,7 +31,9 @@ interface Shop {
   shopId: string;
   headers: { authorization: string };
 }
-async function shopWithContacts(count: number, credits: number, extra: Record<string, unknown> = {}): Promise<Shop & { contactIds: string[]; phones: string[] }> {
+let numberSeq = 0;
+/** A shop with `count` subscribed contacts, `credits` credits and (unless told not to) an assigned sender number. */
+async function shopWithContacts(count: number, credits: number, extra: Record<string, unknown> = {}, options: { senderNumber?: boolean } = {}): Promise<Shop & { contactIds: string[]; phones: string[]; number: string }> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `198.51.100.${++ip % 250}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
   const shop = { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
   // No quiet period and no frequency cap unless a test sets them.
@@ -44,7 +47,9 @@ async function shopWithContacts(count: number, credits: number, extra: Record<st
     phones.push(phone);
   }
   if (credits > 0) await withShop(db.apiDb, shop.shopId, (tx) => applyCreditEntry(tx, { shopId: shop.shopId, kind: 'purchase', credits, idempotencyKey: randomUUID() }));
-  return { ...shop, contactIds, phones };
+  const number = `+1650555${String(++numberSeq).padStart(4, '0')}`;
+  if (options.senderNumber !== false) await withShop(db.workerDb, shop.shopId, (tx) => assignSenderNumber(tx, shop.shopId, { number, quarantineDays: 30 }));
+  return { ...shop, contactIds, phones, number };
 }
 async function draft(shop: Shop, body = 'Hi {{first_name}}, sale today at {{shop_name}}!') {
   const res = await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers: shop.headers, payload: { name: 'Sale', body } });
@@ -192,7 +197,7 @@ t.test('a provider outage opens the breaker and pauses the campaign; recovery re
   await dispatchCampaign(db.workerDb, shop.shopId, id, { batchSize: 6 });
   const { rows } = await db.admin.query(`select id::text from app.campaign_batches where campaign_id = $1`, [id]);
   // A client of its own: the breaker's statistics start clean.
-  const outageSms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, from: '+15005550006', timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
+  const outageSms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
   fake.setOutage(true);
   t.teardown(() => {
     fake.setOutage(false);
@@ -241,8 +246,8 @@ t.test('a delivery report replayed twice refunds once; bad signatures change not
 });
 
 t.test('STOP from a contact stops a campaign already queued to them', async (t) => {
-  const shopNumber = `+1650555${String(1000 + ++phoneSeq).slice(-4)}`;
-  const shop = await shopWithContacts(3, 100, { smsNumber: shopNumber });
+  const shop = await shopWithContacts(3, 100);
+  const shopNumber = shop.number;
   const id = await draft(shop);
   await enqueue(shop, id);
   const stop = JSON.stringify({ eventId: randomUUID(), from: shop.phones[1], to: shopNumber, text: ' stop ' });

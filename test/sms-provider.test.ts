@@ -34,14 +34,14 @@ const fake = await startFakeSmsProvider({
 });
 t.teardown(() => fake.close());
 const client = (overrides: Partial<Parameters<typeof createSmsClient>[0]> = {}) =>
-  createSmsClient({ baseUrl: fake.url, apiKey: API_KEY, from: '+15005550006', timeoutMs: 500, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 300, volumeThreshold: 4 }, ...overrides });
+  createSmsClient({ baseUrl: fake.url, apiKey: API_KEY, timeoutMs: 500, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 300, volumeThreshold: 4 }, ...overrides });
 
 t.test('a repeated client reference returns the original message and sends nothing', async (t) => {
   const sms = client();
   t.teardown(() => sms.shutdown());
   const before = fake.sentCount;
-  const first = await sms.send({ to: '+14155550100', body: 'hello', clientReference: 'c1:1' });
-  const again = await sms.send({ to: '+14155550100', body: 'hello', clientReference: 'c1:1' });
+  const first = await sms.send({ from: '+15550100001', to: '+14155550100', body: 'hello', clientReference: 'c1:1' });
+  const again = await sms.send({ from: '+15550100001', to: '+14155550100', body: 'hello', clientReference: 'c1:1' });
   t.equal(again.providerMessageId, first.providerMessageId);
   t.same([first.replayed, again.replayed], [false, true]);
   t.equal(fake.sentCount - before, 1);
@@ -53,10 +53,10 @@ t.test('refusals are permanent and do not open the circuit', async (t) => {
   const sms = client();
   t.teardown(() => sms.shutdown());
   for (let i = 0; i < 10; i++) {
-    await t.rejects(sms.send({ to: '+15005550001', body: 'x', clientReference: `bad:${i}` }), SmsPermanentError);
+    await t.rejects(sms.send({ from: '+15550100001', to: '+15005550001', body: 'x', clientReference: `bad:${i}` }), SmsPermanentError);
   }
   t.equal(sms.breakerState(), 'closed');
-  await t.rejects(client({ apiKey: 'wrong' }).send({ to: '+14155550100', body: 'x', clientReference: 'k' }), SmsPermanentError, 'a wrong API key is permanent');
+  await t.rejects(client({ apiKey: 'wrong' }).send({ from: '+15550100001', to: '+14155550100', body: 'x', clientReference: 'k' }), SmsPermanentError, 'a wrong API key is permanent');
 });
 
 t.test('a timeout is transient', async (t) => {
@@ -66,7 +66,7 @@ t.test('a timeout is transient', async (t) => {
     fake.setLatency(0);
   });
   fake.setLatency(200);
-  await t.rejects(sms.send({ to: '+14155550100', body: 'slow', clientReference: 'slow:1' }), SmsTransientError);
+  await t.rejects(sms.send({ from: '+15550100001', to: '+14155550100', body: 'slow', clientReference: 'slow:1' }), SmsTransientError);
 });
 
 /** A client of a misbehaving "provider" (a plain HTTP server with this handler). */
@@ -88,7 +88,7 @@ t.test('a redirect is not followed and is transient (a misconfigured URL pauses,
     if (req.url?.startsWith('/elsewhere')) followed++;
     res.writeHead(302, { location: '/elsewhere/v1/messages' }).end();
   });
-  await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'redirect:1' }), SmsTransientError);
+  await t.rejects(sms.send({ from: '+15550100001', to: '+14155550100', body: 'x', clientReference: 'redirect:1' }), SmsTransientError);
   t.equal(followed, 0, 'the redirect was not followed');
 });
 
@@ -97,7 +97,7 @@ t.test('an answer larger than a provider answer is not read to the end and is tr
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(`{"id":"SM1","padding":"${'x'.repeat(1024 * 1024)}"}`);
   });
-  await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'flood:1' }), { name: 'SmsTransientError', message: /more than 65536 bytes/ });
+  await t.rejects(sms.send({ from: '+15550100001', to: '+14155550100', body: 'x', clientReference: 'flood:1' }), { name: 'SmsTransientError', message: /more than 65536 bytes/ });
 });
 
 t.test('an outage opens the circuit, calls stop, and recovery closes it', async (t) => {
@@ -108,15 +108,15 @@ t.test('an outage opens the circuit, calls stop, and recovery closes it', async 
   });
   fake.setOutage(true);
   const errors: unknown[] = [];
-  for (let i = 0; i < 6; i++) errors.push(await sms.send({ to: '+14155550100', body: 'x', clientReference: `out:${i}` }).catch((e: unknown) => e));
+  for (let i = 0; i < 6; i++) errors.push(await sms.send({ from: '+15550100001', to: '+14155550100', body: 'x', clientReference: `out:${i}` }).catch((e: unknown) => e));
   t.ok(errors.slice(0, 4).every((e) => e instanceof SmsTransientError), '5xx is transient');
   t.equal(sms.breakerState(), 'open');
   const requests = fake.requestCount;
-  await t.rejects(sms.send({ to: '+14155550100', body: 'x', clientReference: 'out:x' }), SmsCircuitOpenError);
+  await t.rejects(sms.send({ from: '+15550100001', to: '+14155550100', body: 'x', clientReference: 'out:x' }), SmsCircuitOpenError);
   t.equal(fake.requestCount, requests, 'an open circuit does not call the provider');
   fake.setOutage(false);
   await new Promise((r) => setTimeout(r, 350));
-  const ok = await sms.send({ to: '+14155550100', body: 'back', clientReference: 'out:back' });
+  const ok = await sms.send({ from: '+15550100001', to: '+14155550100', body: 'back', clientReference: 'out:back' });
   t.ok(ok.providerMessageId);
   t.equal(sms.breakerState(), 'closed');
 });
@@ -124,7 +124,7 @@ t.test('an outage opens the circuit, calls stop, and recovery closes it', async 
 t.test('delivery reports and inbound messages arrive signed', async (t) => {
   const sms = client();
   t.teardown(() => sms.shutdown());
-  const failed = await sms.send({ to: '+15005550002', body: 'x', clientReference: 'dlr:1' });
+  const failed = await sms.send({ from: '+15550100001', to: '+15005550002', body: 'x', clientReference: 'dlr:1' });
   await fake.sendInbound('+14155550100', '+15005550006', 'STOP');
   for (let i = 0; i < 100 && !received.some((r) => r.url === '/status' && r.body.includes(failed.providerMessageId)); i++) await new Promise((r) => setTimeout(r, 10));
   const report = received.find((r) => r.url === '/status' && r.body.includes(failed.providerMessageId))!;
@@ -133,4 +133,21 @@ t.test('delivery reports and inbound messages arrive signed', async (t) => {
   const inbound = received.find((r) => r.url === '/inbound')!;
   t.equal(verifySmsWebhook(inbound.body, inbound.headers, SECRET), 'ok');
   t.match(JSON.parse(inbound.body.toString()), { from: '+14155550100', text: 'STOP' });
+});
+
+t.test('the number API: search, buy, buy again refused, give back; the sender is the message’s own', async (t) => {
+  const sms = client();
+  t.teardown(() => sms.shutdown());
+  const available = await sms.availableNumbers('US');
+  t.ok(available.length > 0 && available.every((n) => /^\+1555010\d{4}$/.test(n)), 'numbers for sale are E.164');
+  t.same(await sms.availableNumbers('FR'), [], 'no numbers in a country the provider does not serve');
+  const bought = await sms.purchaseNumber(available[0]!);
+  t.equal(bought.number, available[0]);
+  t.equal(fake.ownedNumbers.get(bought.providerNumberId), available[0]);
+  t.notOk((await sms.availableNumbers('US')).includes(available[0]!), 'a bought number is no longer for sale');
+  await t.rejects(sms.purchaseNumber(available[0]!), SmsPermanentError, 'a number already bought cannot be bought again');
+  await sms.releaseNumber(bought.providerNumberId);
+  t.notOk(fake.ownedNumbers.has(bought.providerNumberId), 'given back');
+  const sent = await sms.send({ from: available[0]!, to: '+14155550100', body: 'from mine', clientReference: 'from:1' });
+  t.equal(fake.messages.get(sent.providerMessageId)?.from, available[0], 'the message goes out from the number given');
 });

@@ -46,7 +46,6 @@ export interface ShopSettingsTable {
   sending_paused: Generated<boolean>;
   frequency_cap_per_day: Generated<number>;
   opt_out_text: Generated<string>;
-  sms_number: string | null;
   default_region: Generated<string>;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -229,6 +228,7 @@ export interface MessagesTable {
   encoding: 'GSM-7' | 'UCS-2';
   credits: number;
   error_code: string | null;
+  from_number: string | null;
   sent_at: Timestamp;
   status_at: NullableTimestamp;
   refunded_at: NullableTimestamp;
@@ -344,7 +344,27 @@ export interface ContactImportErrorsTable {
   raw: string | null;
 }
 
+export interface SenderNumbersTable {
+  shop_id: string;
+  id: Generated<string>;
+  phone_e164: string;
+  provider_number_id: string | null;
+  status: Generated<'active' | 'released'>;
+  assigned_at: Timestamp;
+  released_at: NullableTimestamp;
+  quarantined_until: NullableTimestamp;
+}
+
+export interface SuppressedPhonesTable {
+  shop_id: string;
+  phone_e164: string;
+  source: 'keyword';
+  created_at: Timestamp;
+}
+
 export interface Database {
+  'app.sender_numbers': SenderNumbersTable;
+  'app.suppressed_phones': SuppressedPhonesTable;
   'app.contact_imports': ContactImportsTable;
   'app.contact_import_chunks': ContactImportChunksTable;
   'app.contact_import_errors': ContactImportErrorsTable;

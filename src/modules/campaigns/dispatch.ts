@@ -12,6 +12,7 @@ import { withShop, type Tx } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { releaseRemainingReservation } from './service.js';
 import { transition } from './state.js';
+import { batchJobKey, dispatchJobKey } from './job-keys.js';
 
 export const BATCH_SIZE = 500;
 // Twice the default worker concurrency: a worker that finishes a batch finds the next one
@@ -22,7 +23,7 @@ export type DispatchOutcome = { state: 'not_sending' } | { state: 'dispatching';
 
 /** Asks for a dispatch of the campaign (replacing a pending request: one is enough). */
 export async function requestDispatch(tx: Tx, shopId: string, campaignId: string, runAt?: Date): Promise<void> {
-  await addJob(tx, 'campaign_dispatch', { shopId, campaignId }, { jobKey: `campaign:${campaignId}:dispatch`, priority: 0, ...(runAt ? { runAt } : {}) });
+  await addJob(tx, 'campaign_dispatch', { shopId, campaignId }, { jobKey: dispatchJobKey(campaignId), priority: 0, ...(runAt ? { runAt } : {}) });
 }
 
 export async function dispatchCampaign(db: Db, shopId: string, campaignId: string, opts: { batchSize?: number; window?: number } = {}): Promise<DispatchOutcome> {
@@ -62,7 +63,7 @@ export async function dispatchCampaign(db: Db, shopId: string, campaignId: strin
         .values({ shop_id: shopId, campaign_id: campaignId, first_recipient_id: block.first, last_recipient_id: block.last })
         .returning('id')
         .executeTakeFirstOrThrow();
-      await addJob(tx, 'sms_send_batch', { shopId, campaignId, batchId: String(batch.id) }, { jobKey: `campaign:${campaignId}:batch:${batch.id}`, priority: 0 });
+      await addJob(tx, 'sms_send_batch', { shopId, campaignId, batchId: String(batch.id) }, { jobKey: batchJobKey(campaignId, batch.id), priority: 0 });
       cursor = block.last;
       pending++;
       added++;

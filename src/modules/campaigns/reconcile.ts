@@ -10,28 +10,45 @@ import { recordAuditEvent } from '../audit/service.js';
 import { requestDispatch } from './dispatch.js';
 import { releaseRemainingReservation } from './service.js';
 import { transition } from './state.js';
+import { batchJobKey, campaignJobKeyPrefix, dispatchJobKey } from './job-keys.js';
+import { giveUpBatch } from './send-batch-job.js';
+import { releaseDeadWorkers } from '../../jobs/worker-heartbeat.js';
 
 export interface ReconcileReport {
   campaigns: number;
   redispatched: number;
   batchesRequeued: number;
+  batchesGivenUp: number;
   expired: number;
   released: number;
+  deadWorkers: number;
 }
 
-/** The keys of the live jobs under a (shop-scoped) prefix. The worker owns graphile-worker's schema. */
-async function liveJobsLike(db: Db, prefix: string): Promise<Set<string>> {
-  const { rows } = await sql<{ key: string }>`select key from graphile_worker._private_jobs where key like ${`${prefix}%`}`.execute(db);
-  return new Set(rows.map((r) => r.key));
+/**
+ * The jobs under a (shop-scoped) key prefix, from graphile-worker's public `jobs` view (the
+ * worker role owns its schema): live ones, and those that used all their attempts and will
+ * never run again (a running job on its last attempt is live: it is locked).
+ */
+async function jobsLike(db: Db, prefix: string): Promise<{ live: Set<string>; dead: Set<string> }> {
+  const { rows } = await sql<{ key: string; dead: boolean }>`
+    select key, (locked_at is null and attempts >= max_attempts) as dead from graphile_worker.jobs where key like ${`${prefix}%`}`.execute(db);
+  return { live: new Set(rows.filter((r) => !r.dead).map((r) => r.key)), dead: new Set(rows.filter((r) => r.dead).map((r) => r.key)) };
 }
 
-export async function reconcileCampaigns(db: Db, now = new Date()): Promise<ReconcileReport> {
-  const report: ReconcileReport = { campaigns: 0, redispatched: 0, batchesRequeued: 0, expired: 0, released: 0 };
+export async function reconcileCampaigns(db: Db, now = new Date(), options: { heartbeatTimeoutSeconds?: number } = {}): Promise<ReconcileReport> {
+  const report: ReconcileReport = { campaigns: 0, redispatched: 0, batchesRequeued: 0, batchesGivenUp: 0, expired: 0, released: 0, deadWorkers: 0 };
+  // Jobs held by dead workers first: a campaign whose batch a dead worker holds then moves again.
+  report.deadWorkers = (await releaseDeadWorkers(db, options.heartbeatTimeoutSeconds ?? 60)).length;
   const { rows: candidates } = await sql<{ shop_id: string; id: string }>`select shop_id, id from app_private.campaigns_to_reconcile()`.execute(db);
   for (const { shop_id: shopId, id } of candidates) {
     report.campaigns++;
-    const prefix = `${shopId}:campaign:${id}:`;
-    const jobs = await liveJobsLike(db, prefix);
+    const prefix = `${shopId}:${campaignJobKeyPrefix(id)}`;
+    const { live: jobs, dead } = await jobsLike(db, prefix);
+    // A batch whose job used every attempt is resolved, not left pending forever.
+    for (const key of dead) {
+      const batchId = /:batch:(\d+)$/.exec(key)?.[1];
+      if (batchId && (await giveUpBatch(db, shopId, id, batchId, 'attempts_exhausted')) > 0) report.batchesGivenUp++;
+    }
     await withShop(db, shopId, async (tx) => {
       const campaign = await tx
         .selectFrom('app.campaigns')
@@ -53,7 +70,7 @@ export async function reconcileCampaigns(db: Db, now = new Date()): Promise<Reco
           report.expired++;
           report.released += released;
           await audit('campaign.reservation_expired', { creditsReleased: released });
-        } else if (!jobs.has(`${prefix}dispatch`)) {
+        } else if (!jobs.has(`${shopId}:${dispatchJobKey(id)}`)) {
           await requestDispatch(tx, shopId, id, campaign.scheduled_at ? new Date(campaign.scheduled_at) : undefined);
           report.redispatched++;
           await audit('campaign.reconcile', { repaired: 'dispatch job missing' });
@@ -70,8 +87,8 @@ export async function reconcileCampaigns(db: Db, now = new Date()): Promise<Reco
           .execute();
         let requeued = 0;
         for (const batch of pending) {
-          if (jobs.has(`${prefix}batch:${batch.id}`)) continue;
-          await addJob(tx, 'sms_send_batch', { shopId, campaignId: id, batchId: String(batch.id) }, { jobKey: `campaign:${id}:batch:${batch.id}`, priority: 0 });
+          if (jobs.has(`${shopId}:${batchJobKey(id, batch.id)}`)) continue;
+          await addJob(tx, 'sms_send_batch', { shopId, campaignId: id, batchId: String(batch.id) }, { jobKey: batchJobKey(id, batch.id), priority: 0 });
           requeued++;
         }
         report.batchesRequeued += requeued;

@@ -13,6 +13,8 @@
 //      reservation), recipients `sent` / `failed`, and the batch done when nothing in it
 //      is left pending, which asks for the next dispatch.
 //
+//   4. Delivery reports that arrived before step 3 committed (they were kept) are applied.
+//
 // A crash between 2 and 3 leaves recipients `sending`; the job's retry looks them up and
 // writes what step 3 would have. A crash after 3 leaves them `sent`; the retry skips them.
 // Transient provider errors and an open circuit leave recipients `sending` and fail the
@@ -22,12 +24,14 @@ import type { Db } from '../../db/kysely.js';
 import { withShop, type Tx } from '../../db/with-shop.js';
 import { isQuietTime } from '../../lib/quiet-hours.js';
 import { SmsCircuitOpenError, SmsPermanentError } from '../../providers/sms/client.js';
+import { activeSenderNumber } from '../sender-numbers/service.js';
+import { applyEarlyDeliveryReports } from '../sms-webhooks/service.js';
 import { debitRecipients } from './debit.js';
 import { requestDispatch } from './dispatch.js';
 import { prepareMessage, renderFor, type CampaignMessage } from './message.js';
 
 export interface SmsSender {
-  send(input: { to: string; body: string; clientReference: string }): Promise<{ providerMessageId: string; segments?: number }>;
+  send(input: { from: string; to: string; body: string; clientReference: string }): Promise<{ providerMessageId: string; segments?: number }>;
   lookup(clientReference: string): Promise<{ providerMessageId: string } | null>;
 }
 
@@ -108,6 +112,9 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
     return { state: 'not_sending' as const };
   }
   if (campaign.sending_paused) throw new SendingPausedError('the shop paused all sending');
+  // Checked now, not only at enqueue: a number released meanwhile must not be sent from.
+  const from = await activeSenderNumber(tx, shopId);
+  if (!from) throw new SendingPausedError('the shop has no active sender number');
 
   const { rows } = await sql<Candidate & { status: string; consent_state: string | null; time_zone: string | null; deleted_at: Date | null; recent: string }>`
     select r.id::text as id, r.attempts, r.status, r.contact_id, c.phone_e164 as phone, c.first_name, c.last_name, c.consent_state,
@@ -148,7 +155,7 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
   }
   const message = prepareMessage(campaign.body, { shopName: campaign.shop_name, discountCode: campaign.discount_code, optOutText: campaign.opt_out_text });
   const skipped = [...skips.values()].reduce((n, ids) => n + ids.length, 0);
-  return { state: 'claimed' as const, toSend: toSend.map((r) => ({ ...r, attempts: r.attempts + 1 })), message, skipped };
+  return { state: 'claimed' as const, toSend: toSend.map((r) => ({ ...r, attempts: r.attempts + 1 })), message, skipped, from };
 }
 
 async function markBatchDone(tx: Tx, shopId: string, campaignId: string, batchId: string) {
@@ -168,7 +175,7 @@ type SendResult =
   | { kind: 'retry'; recipient: Candidate; error: unknown };
 
 /** Step 2: one recipient through the provider. Never throws. */
-async function sendOne(sms: SmsSender, campaignId: string, message: CampaignMessage, recipient: Candidate): Promise<SendResult> {
+async function sendOne(sms: SmsSender, campaignId: string, from: string, message: CampaignMessage, recipient: Candidate): Promise<SendResult> {
   const { text, parts } = renderFor(message, recipient);
   const reference = clientReference(campaignId, recipient.id);
   try {
@@ -176,7 +183,7 @@ async function sendOne(sms: SmsSender, campaignId: string, message: CampaignMess
       const earlier = await sms.lookup(reference);
       if (earlier) return { kind: 'sent', recipient, providerMessageId: earlier.providerMessageId, segments: parts.segments, encoding: parts.encoding };
     }
-    const accepted = await sms.send({ to: recipient.phone, body: text, clientReference: reference });
+    const accepted = await sms.send({ from, to: recipient.phone, body: text, clientReference: reference });
     return { kind: 'sent', recipient, providerMessageId: accepted.providerMessageId, segments: parts.segments, encoding: parts.encoding };
   } catch (error) {
     if (error instanceof SmsPermanentError) return { kind: 'failed', recipient, errorCode: (error as { code?: string }).code ?? 'rejected' };
@@ -200,7 +207,7 @@ export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaign
   let circuitOpen: unknown = null;
   const results = await mapBounded(claimed.toSend, options.concurrency, async (recipient): Promise<SendResult> => {
     if (circuitOpen) return { kind: 'retry', recipient, error: circuitOpen };
-    const result = await sendOne(sms, campaignId, claimed.message, recipient);
+    const result = await sendOne(sms, campaignId, claimed.from, claimed.message, recipient);
     if (result.kind === 'retry' && result.error instanceof SmsCircuitOpenError) circuitOpen = result.error;
     return result;
   });
@@ -220,8 +227,8 @@ export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaign
       const ids = sent.map((s) => s.recipient.id);
       // Unique per recipient: a retry that re-records a message inserts nothing.
       await sql`
-        insert into app.messages (shop_id, campaign_id, recipient_id, contact_id, provider_message_id, segments, encoding, credits)
-        select ${shopId}, ${campaignId}, v.recipient_id, v.contact_id, v.provider_message_id, v.segments, v.encoding, v.segments
+        insert into app.messages (shop_id, campaign_id, recipient_id, contact_id, provider_message_id, segments, encoding, credits, from_number)
+        select ${shopId}, ${campaignId}, v.recipient_id, v.contact_id, v.provider_message_id, v.segments, v.encoding, v.segments, ${claimed.from}
           from unnest(${ids}::bigint[], ${sent.map((s) => s.recipient.contact_id)}::uuid[], ${sent.map((s) => s.providerMessageId)}::text[],
                       ${sent.map((s) => s.segments)}::int[], ${sent.map((s) => s.encoding)}::text[])
                as v(recipient_id, contact_id, provider_message_id, segments, encoding)
@@ -251,6 +258,11 @@ export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaign
       await debitRecipients(tx, shopId, campaignId, sent.map((s) => ({ recipientId: s.recipient.id, credits: s.segments })));
     }
   });
+  // Reports the provider sent before the rows above were committed were kept; apply them
+  // now. If this fails the reconciler applies them later, so it does not fail the batch.
+  if (sent.length > 0) {
+    await applyEarlyDeliveryReports(db, shopId, sent.map((s) => s.providerMessageId)).catch(() => {});
+  }
   if (retry.length > 0) throw new ProviderUnavailableError(retry.length, retry[0]!.error);
   return { state: 'done', sent: sent.length, failed: failed.length, skipped: claimed.skipped };
 }

@@ -8,10 +8,12 @@ import { afterCreatedAtId } from '../../lib/cursor.js';
 import { TemplateSyntaxError } from '../templates/render.js';
 import { recordTemplateUse } from '../templates/service.js';
 import { audienceWhere } from '../segments/service.js';
+import { activeSenderNumber } from '../sender-numbers/service.js';
 import type { Rule } from '../segments/rules.js';
 import { applyCreditEntry } from '../wallet/service.js';
 import { MAX_SEGMENTS_PER_MESSAGE, prepareMessage, renderFor, type CampaignMessage } from './message.js';
 import { transition, type CampaignStatus } from './state.js';
+import { dispatchJobKey } from './job-keys.js';
 
 /** A reservation not spent by then is released by the reconciler. */
 export const RESERVATION_TTL_HOURS = 72;
@@ -284,6 +286,9 @@ export async function enqueueCampaign(tx: Tx, shopId: string, id: string): Promi
   if (campaign.status !== 'draft') throw new AppError(409, 'CAMPAIGN_NOT_DRAFT', `The campaign is already ${campaign.status}`);
   const scheduledAt = campaign.scheduled_at ? new Date(campaign.scheduled_at) : null;
   if (scheduledAt && scheduledAt.getTime() <= Date.now()) throw new AppError(409, 'SCHEDULE_IN_PAST', 'scheduledAt has passed; change it or clear it to send now');
+  if (!(await activeSenderNumber(tx, shopId))) {
+    throw new AppError(409, 'NO_SENDER_NUMBER', 'The shop has no sending number yet: an operator assigns one (GET /api/v1/sender-numbers lists them)');
+  }
   const message = await messageFor(tx, shopId, campaign);
   const rule = await segmentRule(tx, shopId, campaign.segment_id);
 
@@ -320,7 +325,7 @@ export async function enqueueCampaign(tx: Tx, shopId: string, id: string): Promi
     reservation_expires_at: new Date((scheduledAt ?? now).getTime() + RESERVATION_TTL_HOURS * 3600 * 1000),
   }, ['draft']);
   if (!moved) throw new AppError(409, 'CAMPAIGN_NOT_DRAFT', 'The campaign was enqueued concurrently');
-  await addJob(tx, 'campaign_dispatch', { shopId, campaignId: id }, { jobKey: `campaign:${id}:dispatch`, ...(scheduledAt ? { runAt: scheduledAt } : {}), priority: 0 });
+  await addJob(tx, 'campaign_dispatch', { shopId, campaignId: id }, { jobKey: dispatchJobKey(id), ...(scheduledAt ? { runAt: scheduledAt } : {}), priority: 0 });
   const view = await getCampaign(tx, shopId, id);
   return { ...view!, estimate };
 }

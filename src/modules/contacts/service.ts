@@ -5,6 +5,7 @@ import type { ConsentState } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { afterCreatedAtId } from '../../lib/cursor.js';
+import { suppressedAmong } from './suppression.js';
 import { consentHistory, recordConsentChange, recordInitialConsent, redactConsentPii, type ConsentActor } from './consent.js';
 import { parsePhone, timeZoneForCountry } from './phone.js';
 
@@ -90,7 +91,9 @@ export function normalizeTags(tags: string[] | undefined): string[] {
 
 export async function createContact(tx: Tx, shopId: string, actor: ConsentActor, input: ContactInput, source: 'api' | 'admin' = 'api'): Promise<ContactView> {
   const phone = normalizePhone(input.phone, await defaultRegion(tx, shopId));
-  const consent = input.consent ?? 'never';
+  // A phone that texted STOP starts unsubscribed, whatever the request claims.
+  const suppressed = (await suppressedAmong(tx, shopId, [phone.e164])).size > 0;
+  const consent = suppressed ? 'unsubscribed' : (input.consent ?? 'never');
   try {
     const row = await tx
       .insertInto('app.contacts')

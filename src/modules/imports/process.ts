@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import type { ConsentState } from '../../db/database.js';
 import type { Db } from '../../db/kysely.js';
 import { readInShop, withShop, type Tx } from '../../db/with-shop.js';
+import { suppressedAmong } from '../contacts/suppression.js';
 import { buildLink, consentChangeAllowed } from '../contacts/consent.js';
 import { normalizeTags } from '../contacts/service.js';
 import { parsePhone, timeZoneForCountry } from '../contacts/phone.js';
@@ -254,6 +255,16 @@ async function finish(db: Db, shopId: string, importId: string, status: 'complet
  */
 export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], now: Date): Promise<{ inserted: number; updated: number }> {
   if (rows.length === 0) return { inserted: 0, updated: 0 };
+  // A phone that texted STOP is created unsubscribed whatever the file says: its first
+  // link is made again with that state (rare: one indexed lookup per batch otherwise).
+  const suppressed = await suppressedAmong(tx, shopId, rows.map((r) => r.phone));
+  if (suppressed.size > 0) {
+    rows = rows.map((r) =>
+      suppressed.has(r.phone) && r.firstLink.state !== 'unsubscribed'
+        ? { ...r, firstLink: buildLink({ shopId, contactId: r.id, state: 'unsubscribed', previousState: null, source: 'import', actor: { kind: 'system' }, phone: r.phone }, null, now) }
+        : r,
+    );
+  }
   // unnest() inserts: one parameter per column whatever the batch size.
   const { rows: inserted } = await sql<{ id: string }>`
     insert into app.contacts (shop_id, id, phone_e164, email, first_name, last_name, tags, time_zone, country, consent_state, consent_updated_at)

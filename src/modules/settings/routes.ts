@@ -17,9 +17,11 @@ const fields = {
   sendingPaused: Type.Boolean({ description: 'Kill switch: while true nothing is sent (batches wait and resume)' }),
   frequencyCapPerDay: Type.Integer({ minimum: 0, maximum: 100, description: 'Campaign messages per contact per 24 h; 0 = no cap' }),
   optOutText: Type.String({ minLength: 1, maxLength: 100 }),
-  smsNumber: Type.Union([Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' }), Type.Null()]),
 };
-const Settings = Type.Object(fields, { additionalProperties: false });
+const Settings = Type.Object(
+  { ...fields, senderNumbers: Type.Array(Type.String(), { description: 'Read-only: the active sending numbers an operator assigned (GET /api/v1/sender-numbers has their history)' }) },
+  { additionalProperties: false },
+);
 const Patch = Type.Partial(Type.Object(fields), { additionalProperties: false, minProperties: 1 });
 
 export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,6 +1,7 @@
 // Shop settings: retention, quiet hours, sender, the sending kill switch, frequency cap.
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
+import { listSenderNumbers } from '../sender-numbers/service.js';
 
 export interface SettingsView {
   timezone: string;
@@ -11,10 +12,11 @@ export interface SettingsView {
   sendingPaused: boolean;
   frequencyCapPerDay: number;
   optOutText: string;
-  smsNumber: string | null;
+  /** Read-only: the shop's active sending numbers, assigned by operators. */
+  senderNumbers: string[];
 }
 
-export type SettingsPatch = Partial<SettingsView>;
+export type SettingsPatch = Partial<Omit<SettingsView, 'senderNumbers'>>;
 
 const hhmm = (value: string) => value.slice(0, 5);
 
@@ -29,7 +31,7 @@ export async function getSettings(tx: Tx, shopId: string): Promise<SettingsView>
     sendingPaused: row.sending_paused,
     frequencyCapPerDay: row.frequency_cap_per_day,
     optOutText: row.opt_out_text,
-    smsNumber: row.sms_number,
+    senderNumbers: (await listSenderNumbers(tx, shopId)).filter((n) => n.status === 'active').map((n) => n.number),
   };
 }
 
@@ -57,15 +59,8 @@ export async function updateSettings(tx: Tx, shopId: string, patch: SettingsPatc
   if (patch.sendingPaused !== undefined) set.sending_paused = patch.sendingPaused;
   if (patch.frequencyCapPerDay !== undefined) set.frequency_cap_per_day = patch.frequencyCapPerDay;
   if (patch.optOutText !== undefined) set.opt_out_text = patch.optOutText;
-  if (patch.smsNumber !== undefined) set.sms_number = patch.smsNumber;
   if (Object.keys(set).length > 0) {
-    try {
-      await tx.updateTable('app.shop_settings').set(set).where('shop_id', '=', shopId).execute();
-    } catch (error) {
-      // The sending number is unique across shops: say so without naming the other shop.
-      if ((error as { code?: string }).code === '23505') throw new AppError(409, 'SMS_NUMBER_TAKEN', 'This number is already in use', { field: 'body.smsNumber' });
-      throw error;
-    }
+    await tx.updateTable('app.shop_settings').set(set).where('shop_id', '=', shopId).execute();
   }
   return { before, after: await getSettings(tx, shopId) };
 }

@@ -86,6 +86,10 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
     async (request) => {
       const inbound = verified(request, InboundBody);
       const outcome = await applyInboundMessage(app.db, inbound);
+      if (outcome === 'unrouted') {
+        app.metrics.inboundUnrouted.inc();
+        request.log.warn({ eventId: inbound.eventId }, 'inbound text to a number no shop holds: kept for operators');
+      }
       return { received: true, duplicate: outcome === 'duplicate' };
     },
   );

@@ -4,6 +4,9 @@
 //          with the ORIGINAL message (no second send), as providers with client
 //          references do.
 //   GET  /v1/messages?clientReference=…  → 200 the message, 404 none.
+//   GET  /v1/numbers/available?country=US  → 200 {numbers: [e164, …]} numbers for sale.
+//   POST /v1/numbers {number}  → 201 {id, number}: the number is bought for this account.
+//   DELETE /v1/numbers/:id  → 204: the number goes back to the provider.
 //   4xx (but 408/429) permanent, 5xx/408/429 and network errors transient.
 // Every call has a timeout. A circuit breaker (opossum) opens after repeated transient
 // failures so that an outage costs one fast refusal per call instead of a timeout each;
@@ -49,7 +52,6 @@ export class SmsCircuitOpenError extends Error {
 export interface SmsClientOptions {
   baseUrl: string;
   apiKey: string;
-  from: string;
   timeoutMs: number;
   /** Connections kept open to the provider (requests in flight at most). Default 128. */
   connections?: number;
@@ -65,12 +67,22 @@ export interface ProviderMessage {
   replayed: boolean;
 }
 
-type Request = { method: 'POST' | 'GET'; path: string; body?: unknown };
+type Request = { method: 'POST' | 'GET' | 'DELETE'; path: string; body?: unknown };
 type Response = { status: number; json: unknown };
 
+export interface ProviderNumber {
+  providerNumberId: string;
+  number: string;
+}
+
 export interface SmsClient {
-  send(input: { to: string; body: string; clientReference: string }): Promise<ProviderMessage>;
+  /** `from` is one of the shop's assigned sender numbers. */
+  send(input: { from: string; to: string; body: string; clientReference: string }): Promise<ProviderMessage>;
   lookup(clientReference: string): Promise<ProviderMessage | null>;
+  /** Numbers the provider offers for sale in a country (ISO 3166 alpha-2). */
+  availableNumbers(country: string): Promise<string[]>;
+  purchaseNumber(number: string): Promise<ProviderNumber>;
+  releaseNumber(providerNumberId: string): Promise<void>;
   breakerState(): 'open' | 'halfOpen' | 'closed';
   shutdown(): void;
 }
@@ -179,12 +191,29 @@ export function createSmsClient(options: SmsClientOptions): SmsClient {
 
   return {
     async send(input) {
-      const response = await fire({ method: 'POST', path: '/v1/messages', body: { to: input.to, from: options.from, body: input.body, clientReference: input.clientReference } });
+      const response = await fire({ method: 'POST', path: '/v1/messages', body: { to: input.to, from: input.from, body: input.body, clientReference: input.clientReference } });
       return toMessage(response.json, response.status === 200);
     },
     async lookup(clientReference) {
       const response = await fire({ method: 'GET', path: `/v1/messages?clientReference=${encodeURIComponent(clientReference)}` });
       return response.status === 404 ? null : toMessage(response.json, true);
+    },
+    async availableNumbers(country) {
+      const response = await fire({ method: 'GET', path: `/v1/numbers/available?country=${encodeURIComponent(country)}` });
+      const numbers = (response.json as { numbers?: unknown } | null)?.numbers;
+      if (response.status === 404 || !Array.isArray(numbers)) return [];
+      return numbers.filter((n): n is string => typeof n === 'string' && /^\+[1-9]\d{6,14}$/.test(n));
+    },
+    async purchaseNumber(number) {
+      const response = await fire({ method: 'POST', path: '/v1/numbers', body: { number } });
+      const body = (response.json ?? {}) as { id?: unknown; number?: unknown };
+      if (typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 128 || body.number !== number) {
+        throw new SmsTransientError('the SMS provider answered a number purchase without the number');
+      }
+      return { providerNumberId: body.id, number };
+    },
+    async releaseNumber(providerNumberId) {
+      await fire({ method: 'DELETE', path: `/v1/numbers/${encodeURIComponent(providerNumberId)}` });
     },
     breakerState: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed'),
     shutdown: () => {

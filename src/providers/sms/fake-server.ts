@@ -39,6 +39,10 @@ export interface FakeSmsProviderOptions {
 export interface FakeSmsProvider {
   url: string;
   messages: Map<string, FakeMessage>;
+  /** POST /v1/messages requests per client reference, replays included (a retry storm shows here). */
+  postsByReference: Map<string, number>;
+  /** Numbers bought through the number API: provider id → E.164. */
+  ownedNumbers: Map<string, string>;
   /** Messages actually sent (a replayed client reference does not count). */
   readonly sentCount: number;
   readonly requestCount: number;
@@ -62,6 +66,9 @@ function readBody(req: IncomingMessage): Promise<Buffer[]> {
 export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Promise<FakeSmsProvider> {
   const messages = new Map<string, FakeMessage>();
   const byReference = new Map<string, FakeMessage>();
+  const postsByReference = new Map<string, number>();
+  const ownedNumbers = new Map<string, string>();
+  let numberSeq = 0;
   let latency = options.latencyMs ?? 0;
   let errorRate = options.errorRate ?? 0;
   let outage = options.outage ?? false;
@@ -111,6 +118,7 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Pro
       const found = byReference.get(new URLSearchParams(search).get('clientReference') ?? '');
       return found ? send(res, 200, { id: found.id, status: found.status, clientReference: found.clientReference, segments: found.segments }) : send(res, 404, { error: { code: 'not_found' } });
     }
+    if (pathname.startsWith('/v1/numbers')) return handleNumbers(req, res, pathname, search);
     if (req.method !== 'POST' || pathname !== '/v1/messages') return send(res, 404, { error: { code: 'not_found' } });
     if (errorRate > 0 && Math.random() < errorRate) return send(res, 503, { error: { code: 'unavailable', message: 'try again' } });
     const chunks = await readBody(req);
@@ -122,6 +130,7 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Pro
     }
     if (typeof body.to !== 'string' || !/^\+[1-9]\d{6,14}$/.test(body.to) || options.rejectNumbers?.has(body.to)) return send(res, 400, { error: { code: 'invalid_number', message: 'invalid destination' } });
     if (typeof body.body !== 'string' || typeof body.clientReference !== 'string' || body.clientReference.length > 64) return send(res, 400, { error: { code: 'invalid_request' } });
+    postsByReference.set(body.clientReference, (postsByReference.get(body.clientReference) ?? 0) + 1);
     const earlier = byReference.get(body.clientReference);
     if (earlier) return send(res, 200, { id: earlier.id, status: earlier.status, clientReference: earlier.clientReference, segments: earlier.segments });
     const message: FakeMessage = { id: `SM${randomUUID().replace(/-/g, '')}`, to: body.to, from: String(body.from ?? ''), body: body.body, clientReference: body.clientReference, status: 'queued', segments: smsParts(body.body).segments };
@@ -130,6 +139,41 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Pro
     sentCount++;
     scheduleReport(message);
     return send(res, 201, { id: message.id, status: message.status, clientReference: message.clientReference, segments: message.segments });
+  }
+
+  /** The number API: search, buy, give back. Numbers for sale are +1 555 01x xxxx. */
+  async function handleNumbers(req: IncomingMessage, res: ServerResponse, pathname: string, search: string) {
+    const owned = new Set(ownedNumbers.values());
+    if (req.method === 'GET' && pathname === '/v1/numbers/available') {
+      if (new URLSearchParams(search).get('country') !== 'US') return send(res, 200, { numbers: [] });
+      const numbers: string[] = [];
+      for (let i = numberSeq; numbers.length < 5; i++) {
+        const candidate = `+1555010${String(i % 10_000).padStart(4, '0')}`;
+        if (!owned.has(candidate)) numbers.push(candidate);
+      }
+      return send(res, 200, { numbers });
+    }
+    if (req.method === 'POST' && pathname === '/v1/numbers') {
+      let body: { number?: unknown };
+      try {
+        body = JSON.parse(Buffer.concat(await readBody(req)).toString('utf8'));
+      } catch {
+        return send(res, 400, { error: { code: 'invalid_json' } });
+      }
+      if (typeof body.number !== 'string' || !/^\+[1-9]\d{6,14}$/.test(body.number)) return send(res, 400, { error: { code: 'invalid_number' } });
+      if (owned.has(body.number)) return send(res, 409, { error: { code: 'number_unavailable' } });
+      const id = `PN${randomUUID().replace(/-/g, '')}`;
+      ownedNumbers.set(id, body.number);
+      numberSeq++;
+      return send(res, 201, { id, number: body.number });
+    }
+    const release = /^\/v1\/numbers\/([A-Za-z0-9]+)$/.exec(pathname);
+    if (req.method === 'DELETE' && release) {
+      if (!ownedNumbers.delete(release[1]!)) return send(res, 404, { error: { code: 'not_found' } });
+      res.writeHead(204).end();
+      return;
+    }
+    return send(res, 404, { error: { code: 'not_found' } });
   }
 
   const server = createServer((req, res) => {
@@ -143,6 +187,8 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions): Pro
   return {
     url: `http://127.0.0.1:${port}`,
     messages,
+    postsByReference,
+    ownedNumbers,
     get sentCount() {
       return sentCount;
     },

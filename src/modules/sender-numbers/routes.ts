@@ -1,0 +1,26 @@
+// GET /api/v1/sender-numbers: the numbers the shop sends from (read-only: operators assign
+// them with `npm run numbers:assign`; a shop can never claim a number).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { readInShop } from '../../db/with-shop.js';
+import { authOf, requireAuth } from '../../plugins/auth.js';
+import { SenderNumberList } from './schemas.js';
+import { listSenderNumbers } from './service.js';
+
+export const senderNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/api/v1/sender-numbers',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['settings'],
+        summary: "The shop's assigned sending numbers (active and released)",
+        security: [{ bearerAuth: [] }],
+        response: { 200: SenderNumberList },
+      },
+    },
+    async (request) => {
+      const { shopId, userId } = authOf(request);
+      return { items: await readInShop(app.db, shopId, (tx) => listSenderNumbers(tx, shopId), userId) };
+    },
+  );
+};
