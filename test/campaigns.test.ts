@@ -7,11 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
 import { withShop } from '../src/db/with-shop.js';
-import { applyCreditEntry, getWallet } from '../src/modules/wallet/service.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { sendBatch, ProviderUnavailableError, SendingPausedError } from '../src/modules/campaigns/send.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
-import { assignSenderNumber } from '../src/modules/sender-numbers/service.js';
+import { campaignFixtures } from './helpers/campaign-fixtures.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
@@ -25,39 +24,8 @@ t.teardown(() => fake.close());
 const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
 t.teardown(() => sms.shutdown());
 
-let ip = 0;
-let phoneSeq = 0;
-interface Shop {
-  shopId: string;
-  headers: { authorization: string };
-}
-let numberSeq = 0;
-/** A shop with `count` subscribed contacts, `credits` credits and (unless told not to) an assigned sender number. */
-async function shopWithContacts(count: number, credits: number, extra: Record<string, unknown> = {}, options: { senderNumber?: boolean } = {}): Promise<Shop & { contactIds: string[]; phones: string[]; number: string }> {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `198.51.100.${++ip % 250}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  const shop = { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
-  // No quiet period and no frequency cap unless a test sets them.
-  await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0, ...extra } });
-  const contactIds: string[] = [];
-  const phones: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const phone = `+1202555${String(++phoneSeq).padStart(4, '0')}`;
-    const c = await app.inject({ method: 'POST', url: '/api/v1/contacts', headers: shop.headers, payload: { phone, firstName: 'Sam', consent: 'subscribed' } });
-    contactIds.push(c.json().id);
-    phones.push(phone);
-  }
-  if (credits > 0) await withShop(db.apiDb, shop.shopId, (tx) => applyCreditEntry(tx, { shopId: shop.shopId, kind: 'purchase', credits, idempotencyKey: randomUUID() }));
-  const number = `+1650555${String(++numberSeq).padStart(4, '0')}`;
-  if (options.senderNumber !== false) await withShop(db.workerDb, shop.shopId, (tx) => assignSenderNumber(tx, shop.shopId, { number, quarantineDays: 30 }));
-  return { ...shop, contactIds, phones, number };
-}
-async function draft(shop: Shop, body = 'Hi {{first_name}}, sale today at {{shop_name}}!') {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers: shop.headers, payload: { name: 'Sale', body } });
-  return res.json().id as string;
-}
-const enqueue = (shop: Shop, id: string, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/enqueue`, headers: { ...shop.headers, ...headers } });
-const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
-const metrics = async (shop: Shop, id: string) => (await app.inject({ url: `/api/v1/campaigns/${id}/metrics`, headers: shop.headers })).json();
+const { shopWithContacts, draft, enqueue, wallet, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { addressPrefix: '198.51.100', phonePrefix: '+1202555', numberPrefix: '+1650555' });
+type Shop = Awaited<ReturnType<typeof shopWithContacts>>;
 
 /** What the worker does: dispatch, send every pending batch, until the campaign finishes. */
 async function drain(shopId: string, campaignId: string, options: { batchSize?: number } = {}) {
@@ -68,20 +36,6 @@ async function drain(shopId: string, campaignId: string, options: { batchSize?: 
     for (const batch of rows) await sendBatch(db.workerDb, sms, shopId, campaignId, batch.id, { concurrency: 4 });
   }
   throw new Error('campaign did not finish');
-}
-
-async function ledgerMatchesWallet(t: Tap.Test, shopId: string) {
-  const { rows } = await db.admin.query(
-    `select coalesce(sum(credits) filter (where kind in ('purchase','refund','adjustment','debit')), 0)::int as balance,
-            coalesce(sum(case kind when 'reserve' then credits when 'release' then -credits when 'debit' then credits else 0 end), 0)::int as reserved
-       from app.credit_ledger where shop_id = $1`,
-    [shopId],
-  );
-  const w = await wallet(shopId);
-  t.same(rows[0], { balance: w.balance, reserved: w.reserved }, 'the ledger sums to the wallet');
-}
-declare namespace Tap {
-  type Test = import('tap').Test;
 }
 
 t.test('estimate: recipients, encoding after personalisation, credits', async (t) => {

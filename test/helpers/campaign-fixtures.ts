@@ -1,0 +1,71 @@
+// Shops ready to send (signed up, contacts, credits, an assigned sender number), drafts,
+// and the money invariant, shared by the campaign and send-pipeline tests.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { withShop } from '../../src/db/with-shop.js';
+import { applyCreditEntry, getWallet } from '../../src/modules/wallet/service.js';
+import { assignSenderNumber } from '../../src/modules/sender-numbers/service.js';
+import type { TestDatabase } from './database.js';
+
+export interface Shop {
+  shopId: string;
+  headers: { authorization: string };
+}
+export interface SendingShop extends Shop {
+  contactIds: string[];
+  phones: string[];
+  number: string;
+}
+
+interface Assert {
+  same(found: unknown, wanted: unknown, message: string): unknown;
+}
+
+let ipSeq = 0;
+let phoneSeq = 0;
+let numberSeq = 0;
+
+export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options: { addressPrefix: string; phonePrefix: string; numberPrefix: string }) {
+  /** A shop with `count` subscribed contacts, `credits` credits and (unless told not to) an assigned sender number. */
+  async function shopWithContacts(count: number, credits: number, extra: Record<string, unknown> = {}, opts: { senderNumber?: boolean } = {}): Promise<SendingShop> {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `${options.addressPrefix}.${++ipSeq % 250}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
+    const shop = { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
+    // No quiet period and no frequency cap unless a test sets them.
+    await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0, ...extra } });
+    const contactIds: string[] = [];
+    const phones: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const phone = `${options.phonePrefix}${String(++phoneSeq).padStart(4, '0')}`;
+      const c = await app.inject({ method: 'POST', url: '/api/v1/contacts', headers: shop.headers, payload: { phone, firstName: 'Sam', consent: 'subscribed' } });
+      contactIds.push(c.json().id);
+      phones.push(phone);
+    }
+    if (credits > 0) await withShop(db.apiDb, shop.shopId, (tx) => applyCreditEntry(tx, { shopId: shop.shopId, kind: 'purchase', credits, idempotencyKey: randomUUID() }));
+    const number = `${options.numberPrefix}${String(++numberSeq).padStart(4, '0')}`;
+    if (opts.senderNumber !== false) await withShop(db.workerDb, shop.shopId, (tx) => assignSenderNumber(tx, shop.shopId, { number, quarantineDays: 30 }));
+    return { ...shop, contactIds, phones, number };
+  }
+
+  async function draft(shop: Shop, body = 'Hi {{first_name}}, sale today at {{shop_name}}!'): Promise<string> {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers: shop.headers, payload: { name: 'Sale', body } });
+    return res.json().id as string;
+  }
+
+  const enqueue = (shop: Shop, id: string, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/enqueue`, headers: { ...shop.headers, ...headers } });
+  const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
+  const metrics = async (shop: Shop, id: string) => (await app.inject({ url: `/api/v1/campaigns/${id}/metrics`, headers: shop.headers })).json();
+
+  /** The ledger sums to the wallet: balance and reservation both. */
+  async function ledgerMatchesWallet(t: Assert, shopId: string): Promise<void> {
+    const { rows } = await db.admin.query(
+      `select coalesce(sum(credits) filter (where kind in ('purchase','refund','adjustment','debit')), 0)::int as balance,
+              coalesce(sum(case kind when 'reserve' then credits when 'release' then -credits when 'debit' then credits else 0 end), 0)::int as reserved
+         from app.credit_ledger where shop_id = $1`,
+      [shopId],
+    );
+    const w = await wallet(shopId);
+    t.same(rows[0], { balance: w.balance, reserved: w.reserved }, 'the ledger sums to the wallet');
+  }
+
+  return { shopWithContacts, draft, enqueue, wallet, metrics, ledgerMatchesWallet };
+}
