@@ -11,6 +11,7 @@ import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { sendBatch, ProviderUnavailableError, SendingPausedError } from '../src/modules/campaigns/send.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
 import { campaignFixtures } from './helpers/campaign-fixtures.js';
+import { applyCreditEntry } from '../src/modules/wallet/service.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
@@ -341,5 +342,36 @@ t.test('the real worker runs the whole pipeline from the jobs the enqueue added'
   // (The worker also finishes campaigns earlier tests left queued: count this one's.)
   t.equal([...fake.messages.values()].filter((m) => m.clientReference.startsWith(`${id}:`)).length, 5);
   t.ok(fake.sentCount - before >= 5);
+  await ledgerMatchesWallet(t, shop.shopId);
+});
+
+t.test('a name that got longer after enqueue never spends another campaign’s reservation', async (t) => {
+  const shop = await shopWithContacts(3, 6);
+  const a = await draft(shop, 'Hi {{first_name}}!');
+  const b = await draft(shop, 'Hello {{first_name}}!');
+  t.equal((await enqueue(shop, a)).statusCode, 200);
+  t.equal((await enqueue(shop, b)).statusCode, 200);
+  t.same(await wallet(shop.shopId), { balance: 6, reserved: 6, available: 0 }, 'each reserved 3: nothing left');
+  // After the enqueue the first contact's name becomes two segments long (UCS-2).
+  await app.inject({ method: 'PATCH', url: `/api/v1/contacts/${shop.contactIds[0]}`, headers: shop.headers, payload: { firstName: `Zoë ${'x'.repeat(80)}` } });
+  const reservedOf = async (id: string) => (await db.admin.query(`select credits_reserved::int as r from app.campaigns where id = $1`, [id])).rows[0].r as number;
+  await drain(shop.shopId, a, { batchSize: 10 });
+  const ma = await metrics(shop, a);
+  t.match(ma, { status: 'sent', sent: 2, skipped: 1 }, 'one recipient did not fit and was skipped');
+  t.equal(ma.credits.spent + ma.credits.released, ma.credits.reserved, 'A: spent + released = reserved');
+  t.equal(ma.credits.reserved, 3, 'A took nothing from elsewhere (nothing was available)');
+  const skipped = (await app.inject({ url: `/api/v1/campaigns/${a}/recipients?status=skipped`, headers: shop.headers })).json().items;
+  t.same(skipped.map((r: { skipReason: string }) => r.skipReason), ['insufficient_credits']);
+  t.equal(await reservedOf(b), 3, "B's reservation is untouched");
+  t.same(await wallet(shop.shopId), { balance: 3, reserved: 3, available: 0 }, 'B still holds its 3 credits');
+  await ledgerMatchesWallet(t, shop.shopId);
+  // With credits available, the difference is reserved from them instead of skipping anyone.
+  await withShop(db.apiDb, shop.shopId, (tx) => applyCreditEntry(tx, { shopId: shop.shopId, kind: 'purchase', credits: 5, idempotencyKey: randomUUID() }));
+  await drain(shop.shopId, b, { batchSize: 10 });
+  const mb = await metrics(shop, b);
+  t.match(mb, { status: 'sent', sent: 3, skipped: 0 });
+  t.equal(mb.credits.reserved, 4, 'B reserved the extra segment from what was available');
+  t.equal(mb.credits.spent + mb.credits.released, mb.credits.reserved, 'B: spent + released = reserved');
+  t.same(await wallet(shop.shopId), { balance: 4, reserved: 0, available: 4 });
   await ledgerMatchesWallet(t, shop.shopId);
 });

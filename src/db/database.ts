@@ -191,6 +191,7 @@ export interface CampaignsTable {
   credits_reserved: ColumnType<string, never, number | string>;
   credits_spent: ColumnType<string, never, number | string>;
   credits_released: ColumnType<string, never, number | string>;
+  credits_committed: ColumnType<string, never, number | string>;
   reservation_expires_at: NullableTimestamp;
   batches_in_flight: Generated<number>;
   dispatch_cursor: ColumnType<string, never, number | string>;

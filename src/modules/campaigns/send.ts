@@ -26,9 +26,11 @@ import { isQuietTime } from '../../lib/quiet-hours.js';
 import { SmsCircuitOpenError, SmsPermanentError } from '../../providers/sms/client.js';
 import { activeSenderNumber } from '../sender-numbers/service.js';
 import { applyEarlyDeliveryReports } from '../sms-webhooks/service.js';
-import { debitRecipients } from './debit.js';
+import { settleCampaignSpend } from './debit.js';
+import { debitRecipients } from '../wallet/service.js';
 import { requestDispatch } from './dispatch.js';
-import { prepareMessage, renderFor, type CampaignMessage } from './message.js';
+import { prepareMessage, renderFor } from './message.js';
+import { randomUUID } from 'node:crypto';
 
 export interface SmsSender {
   send(input: { from: string; to: string; body: string; clientReference: string }): Promise<{ providerMessageId: string; segments?: number }>;
@@ -66,6 +68,15 @@ interface Candidate {
   first_name: string | null;
   last_name: string | null;
   contact_id: string;
+  /** What an earlier attempt committed for this recipient (a `sending` one), else null. */
+  credits: number | null;
+}
+
+/** A recipient claimed for this attempt: its text, rendered once, and what it costs. */
+interface Claimed extends Candidate {
+  text: string;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
 }
 
 /** The client reference of a recipient: stable across retries, unique per provider account. */
@@ -117,7 +128,7 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
   if (!from) throw new SendingPausedError('the shop has no active sender number');
 
   const { rows } = await sql<Candidate & { status: string; consent_state: string | null; time_zone: string | null; deleted_at: Date | null; recent: string }>`
-    select r.id::text as id, r.attempts, r.status, r.contact_id, c.phone_e164 as phone, c.first_name, c.last_name, c.consent_state,
+    select r.id::text as id, r.attempts, r.status, r.credits, r.contact_id, c.phone_e164 as phone, c.first_name, c.last_name, c.consent_state,
            c.time_zone, c.deleted_at,
            ${
              campaign.frequency_cap_per_day > 0
@@ -145,17 +156,72 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
     if (reason) skips.set(reason, [...(skips.get(reason) ?? []), r.id]);
     else toSend.push(r);
   }
+  const message = prepareMessage(campaign.body, { shopName: campaign.shop_name, discountCode: campaign.discount_code, optOutText: campaign.opt_out_text });
+  let claimed: Claimed[] = toSend.map((r) => {
+    const { text, parts } = renderFor(message, r);
+    return { ...r, attempts: r.attempts + 1, text, segments: parts.segments, encoding: parts.encoding };
+  });
+  // A recipient an earlier attempt claimed and that is skipped now gives its commitment back.
+  const skippedIds = new Set([...skips.values()].flat());
+  const givenBack = rows.reduce((n, r) => n + (skippedIds.has(r.id) ? (r.credits ?? 0) : 0), 0);
+  const short = await commitCost(tx, shopId, campaignId, batchId, claimed, givenBack);
+  if (short.length > 0) {
+    skips.set('insufficient_credits', short.map((r) => r.id));
+    const dropped = new Set(short.map((r) => r.id));
+    claimed = claimed.filter((r) => !dropped.has(r.id));
+  }
   for (const [reason, ids] of skips) {
-    await sql`update app.campaign_recipients set status = 'skipped', skip_reason = ${reason}, updated_at = now()
+    await sql`update app.campaign_recipients set status = 'skipped', skip_reason = ${reason}, credits = null, updated_at = now()
                where shop_id = ${shopId} and campaign_id = ${campaignId} and id = any(${ids}::bigint[])`.execute(tx);
   }
-  if (toSend.length > 0) {
-    await sql`update app.campaign_recipients set status = 'sending', attempts = attempts + 1, updated_at = now()
-               where shop_id = ${shopId} and campaign_id = ${campaignId} and id = any(${toSend.map((r) => r.id)}::bigint[])`.execute(tx);
+  if (claimed.length > 0) {
+    await sql`update app.campaign_recipients r set status = 'sending', attempts = r.attempts + 1, credits = v.credits, updated_at = now()
+               from unnest(${claimed.map((r) => r.id)}::bigint[], ${claimed.map((r) => r.segments)}::int[]) as v(id, credits)
+               where r.shop_id = ${shopId} and r.campaign_id = ${campaignId} and r.id = any(${claimed.map((r) => r.id)}::bigint[]) and r.id = v.id`.execute(tx);
   }
-  const message = prepareMessage(campaign.body, { shopName: campaign.shop_name, discountCode: campaign.discount_code, optOutText: campaign.opt_out_text });
   const skipped = [...skips.values()].reduce((n, ids) => n + ids.length, 0);
-  return { state: 'claimed' as const, toSend: toSend.map((r) => ({ ...r, attempts: r.attempts + 1 })), message, skipped, from };
+  return { state: 'claimed' as const, toSend: claimed, skipped, from };
+}
+
+/**
+ * Commits the claimed recipients' cost to the campaign: only while spent + committed stays
+ * within what the campaign reserved. When the names now cost more than at enqueue, the
+ * difference is reserved from the shop's available credits; recipients that still do not
+ * fit are returned (the last ones of the batch), to be skipped as insufficient_credits.
+ * The campaign row is locked before the wallet, as everywhere else (no deadlock).
+ */
+async function commitCost(tx: Tx, shopId: string, campaignId: string, batchId: string, claimed: Claimed[], givenBack: number): Promise<Claimed[]> {
+  // A recipient claimed by an earlier attempt already holds its earlier cost.
+  const delta = claimed.reduce((n, r) => n + r.segments - (r.credits ?? 0), 0) - givenBack;
+  if (delta === 0) return [];
+  const fits = await sql<{ ok: number }>`
+    update app.campaigns set credits_committed = credits_committed + ${delta}
+     where shop_id = ${shopId} and id = ${campaignId} and credits_spent + credits_committed + ${delta} <= credits_reserved
+    returning 1 as ok`.execute(tx);
+  if (fits.rows.length > 0) return [];
+  const { rows } = await sql<{ reserved: string; spent: string; committed: string }>`
+    select credits_reserved as reserved, credits_spent as spent, credits_committed as committed
+      from app.campaigns where shop_id = ${shopId} and id = ${campaignId} for update`.execute(tx);
+  const budget = rows[0]!;
+  const shortfall = Number(budget.spent) + Number(budget.committed) + delta - Number(budget.reserved);
+  const { rows: got } = await sql<{ reserved: string }>`
+    select app_private.reserve_available(${shortfall}::bigint, ${`campaign:${campaignId}:topup:${batchId}:${randomUUID()}`}, 'campaign', ${campaignId}, 'messages cost more than reserved at enqueue') as reserved`.execute(tx);
+  const added = Number(got[0]?.reserved ?? 0);
+  // Drop fresh recipients from the end until what is left fits (one an earlier attempt
+  // claimed may have reached the provider already: it is never dropped).
+  let over = shortfall - added;
+  let kept = delta;
+  const dropped: Claimed[] = [];
+  for (let i = claimed.length - 1; i >= 0 && over > 0; i--) {
+    const r = claimed[i]!;
+    if (r.credits !== null) continue;
+    dropped.push(r);
+    over -= r.segments;
+    kept -= r.segments;
+  }
+  await sql`update app.campaigns set credits_reserved = credits_reserved + ${added}, credits_committed = credits_committed + ${kept}
+             where shop_id = ${shopId} and id = ${campaignId}`.execute(tx);
+  return dropped;
 }
 
 async function markBatchDone(tx: Tx, shopId: string, campaignId: string, batchId: string) {
@@ -170,21 +236,20 @@ async function markBatchDone(tx: Tx, shopId: string, campaignId: string, batchId
 }
 
 type SendResult =
-  | { kind: 'sent'; recipient: Candidate; providerMessageId: string; segments: number; encoding: 'GSM-7' | 'UCS-2' }
-  | { kind: 'failed'; recipient: Candidate; errorCode: string }
-  | { kind: 'retry'; recipient: Candidate; error: unknown };
+  | { kind: 'sent'; recipient: Claimed; providerMessageId: string }
+  | { kind: 'failed'; recipient: Claimed; errorCode: string }
+  | { kind: 'retry'; recipient: Claimed; error: unknown };
 
 /** Step 2: one recipient through the provider. Never throws. */
-async function sendOne(sms: SmsSender, campaignId: string, from: string, message: CampaignMessage, recipient: Candidate): Promise<SendResult> {
-  const { text, parts } = renderFor(message, recipient);
+async function sendOne(sms: SmsSender, campaignId: string, from: string, recipient: Claimed): Promise<SendResult> {
   const reference = clientReference(campaignId, recipient.id);
   try {
     if (recipient.attempts > 1) {
       const earlier = await sms.lookup(reference);
-      if (earlier) return { kind: 'sent', recipient, providerMessageId: earlier.providerMessageId, segments: parts.segments, encoding: parts.encoding };
+      if (earlier) return { kind: 'sent', recipient, providerMessageId: earlier.providerMessageId };
     }
-    const accepted = await sms.send({ from, to: recipient.phone, body: text, clientReference: reference });
-    return { kind: 'sent', recipient, providerMessageId: accepted.providerMessageId, segments: parts.segments, encoding: parts.encoding };
+    const accepted = await sms.send({ from, to: recipient.phone, body: recipient.text, clientReference: reference });
+    return { kind: 'sent', recipient, providerMessageId: accepted.providerMessageId };
   } catch (error) {
     if (error instanceof SmsPermanentError) return { kind: 'failed', recipient, errorCode: (error as { code?: string }).code ?? 'rejected' };
     return { kind: 'retry', recipient, error };
@@ -207,13 +272,14 @@ export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaign
   let circuitOpen: unknown = null;
   const results = await mapBounded(claimed.toSend, options.concurrency, async (recipient): Promise<SendResult> => {
     if (circuitOpen) return { kind: 'retry', recipient, error: circuitOpen };
-    const result = await sendOne(sms, campaignId, claimed.from, claimed.message, recipient);
+    const result = await sendOne(sms, campaignId, claimed.from, recipient);
     if (result.kind === 'retry' && result.error instanceof SmsCircuitOpenError) circuitOpen = result.error;
     return result;
   });
   await options.afterProviderCalls?.();
 
   const sent = results.filter((r): r is Extract<SendResult, { kind: 'sent' }> => r.kind === 'sent');
+  let debits: Array<{ recipientId: string; credits: number }> = [];
   const failed = results.filter((r): r is Extract<SendResult, { kind: 'failed' }> => r.kind === 'failed');
   const retry = results.filter((r): r is Extract<SendResult, { kind: 'retry' }> => r.kind === 'retry');
 
@@ -223,6 +289,8 @@ export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaign
   // other (bench:send, 20,000 recipients: the recording step went from ~260 to ~160 ms per
   // batch of 500 with four batches at once).
   await withShop(db, shopId, async (tx) => {
+    let spentNow = 0; // debited now: recipients that move from sending to sent here
+    let settled = 0; // commitments that end here (sent or failed)
     if (sent.length > 0) {
       const ids = sent.map((s) => s.recipient.id);
       // Unique per recipient: a retry that re-records a message inserts nothing.
@@ -230,33 +298,40 @@ export async function sendBatch(db: Db, sms: SmsSender, shopId: string, campaign
         insert into app.messages (shop_id, campaign_id, recipient_id, contact_id, provider_message_id, segments, encoding, credits, from_number)
         select ${shopId}, ${campaignId}, v.recipient_id, v.contact_id, v.provider_message_id, v.segments, v.encoding, v.segments, ${claimed.from}
           from unnest(${ids}::bigint[], ${sent.map((s) => s.recipient.contact_id)}::uuid[], ${sent.map((s) => s.providerMessageId)}::text[],
-                      ${sent.map((s) => s.segments)}::int[], ${sent.map((s) => s.encoding)}::text[])
+                      ${sent.map((s) => s.recipient.segments)}::int[], ${sent.map((s) => s.recipient.encoding)}::text[])
                as v(recipient_id, contact_id, provider_message_id, segments, encoding)
         on conflict (shop_id, recipient_id) do nothing`.execute(tx);
       // (Joins with unnest() also name the ids with = any(...): an index condition, so a
       // batch costs the same at the millionth recipient as at the first.)
-      await sql`
+      const { rows: moved } = await sql<{ id: string }>`
         update app.campaign_recipients r
            set status = 'sent', provider_message_id = v.provider_message_id, segments = v.segments, credits = v.segments, error_code = null, updated_at = now()
-          from unnest(${ids}::bigint[], ${sent.map((s) => s.providerMessageId)}::text[], ${sent.map((s) => s.segments)}::int[])
+          from unnest(${ids}::bigint[], ${sent.map((s) => s.providerMessageId)}::text[], ${sent.map((s) => s.recipient.segments)}::int[])
                as v(id, provider_message_id, segments)
          where r.shop_id = ${shopId} and r.campaign_id = ${campaignId} and r.id = any(${ids}::bigint[])
-           and r.id = v.id and r.status = 'sending'`.execute(tx);
+           and r.id = v.id and r.status = 'sending'
+        returning r.id::text as id`.execute(tx);
+      const movedIds = new Set(moved.map((m) => m.id));
+      debits = sent.filter((s) => movedIds.has(s.recipient.id)).map((s) => ({ recipientId: s.recipient.id, credits: s.recipient.segments }));
+      spentNow = debits.reduce((n, d) => n + d.credits, 0);
+      settled += spentNow;
     }
     if (failed.length > 0) {
-      await sql`
+      const { rows: moved } = await sql<{ credits: number | null }>`
         update app.campaign_recipients r set status = 'failed', error_code = v.code, updated_at = now()
           from unnest(${failed.map((f) => f.recipient.id)}::bigint[], ${failed.map((f) => f.errorCode.slice(0, 64))}::text[]) as v(id, code)
          where r.shop_id = ${shopId} and r.campaign_id = ${campaignId} and r.id = any(${failed.map((f) => f.recipient.id)}::bigint[])
-           and r.id = v.id and r.status = 'sending'`.execute(tx);
+           and r.id = v.id and r.status = 'sending'
+        returning r.credits`.execute(tx);
+      settled += moved.reduce((n, m) => n + (m.credits ?? 0), 0);
     }
     if (retry.length === 0) {
       await markBatchDone(tx, shopId, campaignId, batchId);
       await requestDispatch(tx, shopId, campaignId);
     }
-    if (sent.length > 0) {
-      await debitRecipients(tx, shopId, campaignId, sent.map((s) => ({ recipientId: s.recipient.id, credits: s.segments })));
-    }
+    // The campaign row before the wallet, in every transaction that takes both.
+    await settleCampaignSpend(tx, shopId, campaignId, spentNow, settled);
+    await debitRecipients(tx, campaignId, debits);
   });
   // Reports the provider sent before the rows above were committed were kept; apply them
   // now. If this fails the reconciler applies them later, so it does not fail the batch.
