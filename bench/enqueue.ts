@@ -30,6 +30,8 @@ await admin.query(
 );
 await admin.query('analyze app.contacts');
 await withShop(db, shopId, (tx) => applyCreditEntry(tx, { shopId, kind: 'purchase', credits: N * 3, idempotencyKey: 'bench' }));
+// The operator's numbers:assign, as a fixture.
+await admin.query(`insert into app.sender_numbers (shop_id, phone_e164) values ($1, '+15550100001')`, [shopId]);
 
 // Raw: the same rows into a table shaped and indexed like app.campaign_recipients.
 await admin.query(`create table public.bench_recipients (like app.campaign_recipients including defaults including identity including indexes)`);

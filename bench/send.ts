@@ -41,6 +41,8 @@ await admin.query(
 );
 await admin.query('analyze');
 await withShop(db, shopId, (tx) => applyCreditEntry(tx, { shopId, kind: 'purchase', credits: N * 10, idempotencyKey: 'bench' }));
+// The operator's numbers:assign, as a fixture.
+await admin.query(`insert into app.sender_numbers (shop_id, phone_e164) values ($1, '+15550100001')`, [shopId]);
 
 // The fake provider runs in its own process, as a real provider would: sharing this event
 // loop it would bill its own CPU to the send path.
