@@ -341,7 +341,10 @@ export interface ContactImportErrorsTable {
   import_id: string;
   line: number;
   reason: string;
-  raw: string | null;
+  /** The phone with all but its last digits masked (src/lib/phone-mask.ts); never the CSV line. */
+  phone_masked: string | null;
+  /** The contact that held the row's phone when it was written; its redaction deletes the row. */
+  contact_id: string | null;
 }
 
 export interface Database {
