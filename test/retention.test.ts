@@ -89,6 +89,17 @@ async function shopWithHistory(retentionDays: number) {
     if (name !== 'old') await db.admin.query(`insert into app.contact_import_chunks (shop_id, import_id, seq, data) values ($1, $2, 0, $3)`, [shopId, id, Buffer.from('phone\n+14155550100\n')]);
   }
   await db.admin.query(`insert into app.audit_events (shop_id, action, result, created_at) values ($1, 'old.event', 'success', $2), ($1, 'recent.event', 'success', $3)`, [shopId, old, recent]);
+  // Invitations: one that expired before the cut-off, one accepted after it, one still open.
+  for (const [email, expires, accepted] of [
+    ['expired@example.test', old, null],
+    ['accepted@example.test', daysAgo(retentionDays - 6), recent],
+    ['open@example.test', new Date(Date.now() + DAY), null],
+  ] as const) {
+    await db.admin.query(
+      `insert into app.member_invitations (shop_id, email, role, token_hash, token_ciphertext, created_at, expires_at, accepted_at) values ($1, $2, 'member', $3, 'x', $4, $5, $6)`,
+      [shopId, email, randomBytes(32), daysAgo(retentionDays + 20), expires, accepted],
+    );
+  }
   return { shopId, contactId, campaigns, recipients, imports };
 }
 
@@ -110,6 +121,7 @@ async function snapshot(h: History) {
     importErrors: (await one<{ import_id: string }>('select import_id from app.contact_import_errors where shop_id = $1', [h.shopId])).map((r) => r.import_id).sort(),
     chunks: (await one<{ import_id: string }>('select import_id from app.contact_import_chunks where shop_id = $1', [h.shopId])).map((r) => r.import_id).sort(),
     imports: Object.fromEntries((await one<{ id: string; status: string }>('select id, status::text from app.contact_imports where shop_id = $1', [h.shopId])).map((r) => [r.id, r.status])),
+    invitations: (await one<{ email: string }>('select email::text from app.member_invitations where shop_id = $1 order by email', [h.shopId])).map((r) => r.email),
     audit: (await one<{ action: string }>(`select action from app.audit_events where shop_id = $1 and action <> 'retention.applied' order by action`, [h.shopId])).map((r) => r.action),
   };
 }
@@ -126,6 +138,7 @@ t.test("retention removes each kind of personal data older than the shop's cut-o
     importChunksDeleted: 1,
     importsExpired: 1,
     inboundMessagesDeleted: 1,
+    invitationsDeleted: 1,
     campaignsAnonymised: 1,
     recipientsAnonymised: 1,
     messagesAnonymised: 1,
@@ -152,6 +165,7 @@ t.test("retention removes each kind of personal data older than the shop's cut-o
   t.equal(after.imports[a.imports.oldStuck], 'failed', 'and that import is marked failed, so a late retry does not run on nothing');
   t.equal(after.imports[a.imports.old], 'completed', 'import rows themselves (counters, no personal data) stay');
   t.same(after.audit, ['recent.event'], 'audit events older than the cut-off are purged');
+  t.same(after.invitations, ['accepted@example.test', 'open@example.test'], "an invitation that ended before the cut-off goes with its e-mail address; one that ended after it, or is open, stays");
   const { rows: campaigns } = await db.admin.query(`select id, personal_data_removed_at is not null as done from app.campaigns where shop_id = $1`, [a.shopId]);
   t.same(Object.fromEntries(campaigns.map((c) => [c.id, c.done])), { [a.campaigns.old]: true, [a.campaigns.recent]: false, [a.campaigns.oldDraft]: false }, 'only the finished old campaign is marked');
 

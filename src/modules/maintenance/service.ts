@@ -2,7 +2,8 @@
 //
 // One setting, app.shop_settings.retention_days (30–3650, default 730), is the cut-off
 // for every kind of a shop's operational personal data: audit events, import error rows
-// and leftover upload chunks, inbound messages, and the personal links of finished
+// and leftover upload chunks, inbound messages, ended staff invitations (their e-mail
+// address), and the personal links of finished
 // campaigns' recipients and messages (anonymised, not deleted: the credit ledger points
 // at them). One setting because these kinds serve one purpose, the shop's history of its
 // own marketing, and a shop owner should not have to reason about five clocks. Each owning
@@ -15,6 +16,7 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import { purgeAuditEventsBefore, recordAuditEvent } from '../audit/service.js';
 import { anonymiseCampaign, campaignsToAnonymise } from '../campaigns/retention.js';
 import { sweepImportsBefore } from '../imports/retention.js';
+import { deleteInvitationsEndedBefore } from '../members/retention.js';
 import { getShopSettings, shopIdsForMaintenance } from '../shops/service.js';
 import { deleteInboundMessagesBefore } from '../sms-webhooks/retention.js';
 
@@ -43,6 +45,7 @@ export interface RetentionResult {
   importChunksDeleted: number;
   importsExpired: number;
   inboundMessagesDeleted: number;
+  invitationsDeleted: number;
   campaignsAnonymised: number;
   recipientsAnonymised: number;
   messagesAnonymised: number;
@@ -54,6 +57,7 @@ const NOTHING: RetentionResult = {
   importChunksDeleted: 0,
   importsExpired: 0,
   inboundMessagesDeleted: 0,
+  invitationsDeleted: 0,
   campaignsAnonymised: 0,
   recipientsAnonymised: 0,
   messagesAnonymised: 0,
@@ -73,6 +77,7 @@ export async function applyRetention(db: Db, shopId: string, now = new Date()): 
     const auditEventsPurged = await purgeAuditEventsBefore(tx, cutoff);
     const imports = await sweepImportsBefore(tx, shopId, cutoff);
     const inboundMessagesDeleted = await deleteInboundMessagesBefore(tx, shopId, cutoff);
+    const invitationsDeleted = await deleteInvitationsEndedBefore(tx, shopId, cutoff);
     return {
       ...NOTHING,
       auditEventsPurged,
@@ -80,6 +85,7 @@ export async function applyRetention(db: Db, shopId: string, now = new Date()): 
       importChunksDeleted: imports.chunks,
       importsExpired: imports.expired,
       inboundMessagesDeleted,
+      invitationsDeleted,
     };
   });
   const campaignIds = await readInShop(db, shopId, (tx) => campaignsToAnonymise(tx, shopId, cutoff));
