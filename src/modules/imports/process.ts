@@ -43,7 +43,6 @@ interface ValidRow {
   timeZone: string | null;
 }
 
-
 async function* chunks(db: Db, shopId: string, importId: string): AsyncGenerator<Buffer> {
   for (let seq = 0; ; seq++) {
     const row = await readInShop(db, shopId, (tx) =>
