@@ -7,7 +7,7 @@ import { workerDb } from '../src/worker-context.js';
 const shop_retention_apply: Task = async (payload, helpers) => {
   const { shopId } = parsePayload('shop_retention_apply', ShopPayload, payload);
   const result = await applyRetention(workerDb(), shopId);
-  helpers.logger.info(`retention applied: ${result.auditEventsPurged} audit events purged`);
+  helpers.logger.info(`retention applied: ${JSON.stringify(result)}`);
 };
 
 export default shop_retention_apply;

@@ -63,8 +63,12 @@ t.test('bad rows are reported with line and reason, formula cells stored as text
   const errors = await app.inject({ url: `/api/v1/contacts/imports/${id}/errors`, headers: shop.headers });
   t.match(errors.headers['content-type'], /text\/csv/);
   const lines = errors.body.trim().split('\r\n');
-  t.equal(lines[0], 'line,reason,row');
-  t.same(lines.slice(1).map((l) => l.split(',').slice(0, 2).join(',')), ['3,invalid phone number', '4,invalid email', '5,duplicate phone in file', '6,missing phone number']);
+  t.equal(lines[0], 'line,reason,phone');
+  t.same(lines.slice(1), ["3,invalid phone number,", "4,invalid email,'+*******0202", "5,duplicate phone in file,'+*******0201", '6,missing phone number,'], 'line, reason and the masked phone (a leading + is neutralised for spreadsheets)');
+  const { rows: stored } = await db.admin.query(`select e::text as row from app.contact_import_errors e where import_id = $1`, [id]);
+  for (const pii of ['example.test', 'Bob', 'Cat', 'Dup', 'NoPhone', '4155550202', '4155550201', 'not-a-phone']) {
+    t.notOk(stored.some((r) => r.row.includes(pii)), `no stored error row holds ${pii}`);
+  }
 });
 
 t.test('an import never re-subscribes someone who unsubscribed', async (t) => {

@@ -198,6 +198,8 @@ export interface CampaignsTable {
   created_by: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** When the retention job anonymised this finished campaign's recipients and messages. */
+  personal_data_removed_at: NullableTimestamp;
 }
 
 export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'cancelled';
@@ -206,7 +208,8 @@ export interface CampaignRecipientsTable {
   shop_id: string;
   campaign_id: string;
   id: ColumnType<string, never, never>;
-  contact_id: string;
+  /** Null once the retention job anonymised the finished campaign. */
+  contact_id: string | null;
   status: ColumnType<RecipientStatus, RecipientStatus | undefined, RecipientStatus>;
   skip_reason: string | null;
   attempts: Generated<number>;
@@ -222,8 +225,9 @@ export interface MessagesTable {
   id: Generated<string>;
   campaign_id: string;
   recipient_id: string;
-  contact_id: string;
-  provider_message_id: string;
+  /** Both null once the retention job anonymised the finished campaign. */
+  contact_id: string | null;
+  provider_message_id: string | null;
   status: Generated<'sent' | 'delivered' | 'failed' | 'undelivered'>;
   segments: number;
   encoding: 'GSM-7' | 'UCS-2';
@@ -342,7 +346,10 @@ export interface ContactImportErrorsTable {
   import_id: string;
   line: number;
   reason: string;
-  raw: string | null;
+  /** The phone with all but its last digits masked (src/lib/phone-mask.ts); never the CSV line. */
+  phone_masked: string | null;
+  /** The contact that held the row's phone when it was written; its redaction deletes the row. */
+  contact_id: string | null;
 }
 
 export interface SenderNumbersTable {

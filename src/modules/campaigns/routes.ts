@@ -229,7 +229,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 Type.Object(
                   {
                     id: Type.String(),
-                    contactId: Type.String({ format: 'uuid' }),
+                    // Null once the retention job anonymised the finished campaign.
+                    contactId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
                     status: Type.String(),
                     skipReason: NullableString,
                     attempts: Type.Integer(),

@@ -7,6 +7,7 @@ import { AppError } from '../../lib/app-error.js';
 import { afterCreatedAtId } from '../../lib/cursor.js';
 import { suppressedAmong } from './suppression.js';
 import { consentHistory, recordConsentChange, recordInitialConsent, redactConsentPii, type ConsentActor } from './consent.js';
+import { eraseRowErrorsOfContact, rowErrorsOfContact } from '../imports/errors.js';
 import { parsePhone, timeZoneForCountry } from './phone.js';
 
 export interface ContactInput {
@@ -240,8 +241,9 @@ export async function changeContactConsent(tx: Tx, shopId: string, id: string, s
 
 /**
  * Deletion is a redaction: the phone, e-mail, names, tags, attributes and the consent
- * evidence's PII are removed; the row stays (deleted) so that campaign history and the
- * consent chain keep their non-identifying references. Returns false when there is none.
+ * evidence's PII are removed, and the contact's import error rows (their masked phone and
+ * line point at the person) are deleted; the row stays (deleted) so that campaign history
+ * and the consent chain keep their non-identifying references. Returns false when there is none.
  */
 export async function deleteContact(tx: Tx, shopId: string, id: string): Promise<boolean> {
   const row = await tx
@@ -254,10 +256,15 @@ export async function deleteContact(tx: Tx, shopId: string, id: string): Promise
     .executeTakeFirst();
   if (!row) return false;
   await redactConsentPii(tx, id);
+  await eraseRowErrorsOfContact(tx, shopId, id);
   return true;
 }
 
-/** GDPR data request: everything held about the contact. */
+/**
+ * GDPR data request: everything held about the contact. Campaign recipients and messages
+ * whose personal link the retention job removed (contact_id null) are no longer the
+ * contact's and are not listed.
+ */
 export async function contactDataExport(tx: Tx, shopId: string, id: string) {
   const contact = await getContact(tx, shopId, id);
   if (!contact) return null;
@@ -269,10 +276,19 @@ export async function contactDataExport(tx: Tx, shopId: string, id: string) {
     .orderBy('sent_at')
     .execute();
   const inbound = await tx.selectFrom('app.inbound_messages').select(['keyword', 'received_at']).where('shop_id', '=', shopId).where('contact_id', '=', id).orderBy('received_at').execute();
+  const recipients = await tx
+    .selectFrom('app.campaign_recipients')
+    .select(['campaign_id', 'status', 'skip_reason', 'updated_at'])
+    .where('shop_id', '=', shopId)
+    .where('contact_id', '=', id)
+    .orderBy('updated_at')
+    .execute();
   return {
     contact,
     consentHistory: await consentHistory(tx, shopId, id),
+    campaignRecipients: recipients.map((r) => ({ campaignId: r.campaign_id, status: r.status, skipReason: r.skip_reason, updatedAt: new Date(r.updated_at).toISOString() })),
     messages: messages.map((m) => ({ campaignId: m.campaign_id, providerMessageId: m.provider_message_id, status: m.status, segments: m.segments, sentAt: new Date(m.sent_at).toISOString(), statusAt: m.status_at ? new Date(m.status_at).toISOString() : null })),
     inboundMessages: inbound.map((i) => ({ keyword: i.keyword, receivedAt: new Date(i.received_at).toISOString() })),
+    importErrors: await rowErrorsOfContact(tx, shopId, id),
   };
 }

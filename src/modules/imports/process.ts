@@ -15,7 +15,9 @@ import { suppressedAmong } from '../contacts/suppression.js';
 import { buildLink, consentChangeAllowed } from '../contacts/consent.js';
 import { normalizeTags } from '../contacts/service.js';
 import { parsePhone, timeZoneForCountry } from '../contacts/phone.js';
+import { maskPhone } from '../../lib/phone-mask.js';
 import { parseConsentCell, resolveColumns, type ColumnMap, type Field } from './columns.js';
+import { insertRowErrors, type RowError } from './errors.js';
 
 export const IMPORT_BATCH_SIZE = 5000;
 const YIELD_EVERY_ROWS = 250;
@@ -40,12 +42,6 @@ interface ValidRow {
   tags: string[];
   consent: ConsentState | null;
   timeZone: string | null;
-}
-
-interface RowError {
-  line: number;
-  reason: string;
-  raw: string;
 }
 
 async function* chunks(db: Db, shopId: string, importId: string): AsyncGenerator<Buffer> {
@@ -91,8 +87,12 @@ const cell = (row: string[], columns: ColumnMap, field: Field) => {
   return value.length > 0 ? value : null;
 };
 
-/** Bounded, CSV-safe copy of a failing row for the error report. */
-const rawOf = (row: string[]) => Papa.unparse([row]).slice(0, 4096);
+const rowError = (line: number, reason: string, phoneCell: string | null, phone: string | null): RowError => ({
+  line,
+  reason,
+  phoneMasked: maskPhone(phone ?? phoneCell),
+  phone,
+});
 
 export async function processImport(db: Db, shopId: string, importId: string, opts: { batchSize?: number; maxRows?: number; afterBatch?: (n: number) => Promise<void> } = {}) {
   const batchSize = opts.batchSize ?? IMPORT_BATCH_SIZE;
@@ -133,13 +133,8 @@ export async function processImport(db: Db, shopId: string, importId: string, op
     // The rows, their errors, the counters and the checkpoint commit together.
     await withShop(db, shopId, async (tx) => {
       const counts = await applyBatch(tx, shopId, rows, occurredAt);
-      if (rowErrors.length > 0) {
-        await tx
-          .insertInto('app.contact_import_errors')
-          .values(rowErrors.map((e) => ({ shop_id: shopId, import_id: importId, line: e.line, reason: e.reason, raw: e.raw })))
-          .onConflict((oc) => oc.doNothing())
-          .execute();
-      }
+      // After the batch, so that a duplicate of a contact this batch created is linked to it.
+      if (rowErrors.length > 0) await insertRowErrors(tx, shopId, importId, rowErrors);
       await sql`update app.contact_imports
                    set rows_read = rows_read + ${rowsRead}, inserted = inserted + ${counts.inserted}, updated = updated + ${counts.updated},
                        skipped = skipped + ${rowErrors.filter((e) => e.reason.startsWith('duplicate')).length},
@@ -183,13 +178,13 @@ export async function processImport(db: Db, shopId: string, importId: string, op
       }
       read++;
       if (!phone) {
-        errors.push({ line, reason: phoneCell ? 'invalid phone number' : 'missing phone number', raw: rawOf(record) });
+        errors.push(rowError(line, phoneCell ? 'invalid phone number' : 'missing phone number', phoneCell, null));
       } else if (seen.has(key(phone.e164))) {
-        errors.push({ line, reason: 'duplicate phone in file', raw: rawOf(record) });
+        errors.push(rowError(line, 'duplicate phone in file', phoneCell, phone.e164));
       } else {
         const email = cell(record, columns, 'email');
         if (email && (email.length > 320 || !EMAIL.test(email))) {
-          errors.push({ line, reason: 'invalid email', raw: rawOf(record) });
+          errors.push(rowError(line, 'invalid email', phoneCell, phone.e164));
         } else {
           seen.add(key(phone.e164));
           if (batch.length === 0) batchTime = new Date();

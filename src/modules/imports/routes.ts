@@ -10,6 +10,7 @@ import { csvLine } from '../../lib/csv-safe.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { requirePermission } from '../auth/permissions.js';
 import { FIELDS, type Field } from './columns.js';
+import { listRowErrors } from './errors.js';
 import { receiveUpload } from './upload.js';
 import type { ConsentState } from '../../db/database.js';
 
@@ -122,7 +123,7 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/contacts/imports/:id/errors',
     {
       preHandler: requireAuth,
-      schema: { tags: ['contacts'], summary: 'The rows that failed or were skipped, with line number and reason (text/csv)', security, params: Params, produces: ['text/csv'] },
+      schema: { tags: ['contacts'], summary: 'The rows that failed or were skipped: line number, reason and the phone masked to its last digits (text/csv)', security, params: Params, produces: ['text/csv'] },
     },
     async (request, reply) => {
       const { shopId, userId } = authOf(request);
@@ -131,15 +132,13 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
         shopId,
         async (tx) => {
           const found = await tx.selectFrom('app.contact_imports').select('id').where('shop_id', '=', shopId).where('id', '=', request.params.id).executeTakeFirst();
-          if (!found) return null;
-          // Bounded by the import's size; failing rows are the exception.
-          return tx.selectFrom('app.contact_import_errors').select(['line', 'reason', 'raw']).where('shop_id', '=', shopId).where('import_id', '=', request.params.id).orderBy('line').execute();
+          return found ? listRowErrors(tx, shopId, request.params.id) : null;
         },
         userId,
       );
       if (!rows) throw new AppError(404, 'NOT_FOUND', 'Import not found');
       reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="import-${request.params.id}-errors.csv"`);
-      return csvLine(['line', 'reason', 'row']) + rows.map((r) => csvLine([r.line, r.reason, r.raw])).join('');
+      return csvLine(['line', 'reason', 'phone']) + rows.map((r) => csvLine([r.line, r.reason, r.phone_masked])).join('');
     },
   );
 };
