@@ -11,11 +11,13 @@ export async function deleteInboundMessagesBefore(tx: Tx, shopId: string, cutoff
 }
 
 /**
- * Event ids older than 30 days: no provider retries a webhook that late. The table has no
- * shop, so this is one SECURITY DEFINER function (app_private.provider_events_sweep), not
- * a per-shop statement.
+ * What the provider told us that belongs to no shop: event ids older than 30 days (no
+ * provider retries a webhook that late), delivery reports kept 30 days for a message that
+ * never appeared, texts to numbers no shop held after 90 days. Each table has no shop, so
+ * each is one SECURITY DEFINER function, not a per-shop statement.
  */
 export async function sweepProviderEvents(db: Db): Promise<number> {
-  const { rows } = await sql<{ deleted: number }>`select app_private.provider_events_sweep() as deleted`.execute(db);
-  return rows[0]?.deleted ?? 0;
+  const { rows } = await sql<{ deleted: number }>`
+    select app_private.provider_events_sweep() + app_private.early_delivery_reports_sweep() + app_private.unrouted_inbound_sweep() as deleted`.execute(db);
+  return Number(rows[0]?.deleted ?? 0);
 }

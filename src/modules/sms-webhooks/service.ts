@@ -83,17 +83,17 @@ export async function applyEarlyDeliveryReports(db: Db, shopId: string, provider
 
 /**
  * The reconciler's share: stored reports whose message has appeared since (a batch that
- * crashed right after recording), and reports older than 30 days whose message never did.
+ * crashed right after recording). Reports whose message never appears are swept after 30
+ * days (provider_events_sweep).
  */
-export async function applyReadyEarlyReports(db: Db): Promise<{ applied: number; swept: number }> {
+export async function applyReadyEarlyReports(db: Db): Promise<{ applied: number }> {
   const { rows } = await sql<{ shop_id: string; provider_message_id: string }>`
     select shop_id, provider_message_id from app_private.early_delivery_reports_ready(5000)`.execute(db);
   const byShop = new Map<string, string[]>();
   for (const r of rows) byShop.set(r.shop_id, [...(byShop.get(r.shop_id) ?? []), r.provider_message_id]);
   let applied = 0;
   for (const [shopId, ids] of byShop) applied += await applyEarlyDeliveryReports(db, shopId, ids);
-  const { rows: swept } = await sql<{ n: number }>`select app_private.early_delivery_reports_sweep() as n`.execute(db);
-  return { applied, swept: Number(swept[0]?.n ?? 0) };
+  return { applied };
 }
 
 async function applyReportInShop(tx: Tx, shopId: string, report: DeliveryReport): Promise<WebhookOutcome> {
