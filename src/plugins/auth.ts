@@ -11,7 +11,7 @@ import type { Db } from '../db/kysely.js';
 import type { MemberRole } from '../db/database.js';
 import { isUuid } from '../db/tenant-context.js';
 import { AppError } from '../lib/app-error.js';
-import { sessionRole } from '../modules/auth/service.js';
+import { sessionRole } from './session-check.js';
 
 export interface AuthContext {
   userId: string;

@@ -6,7 +6,7 @@ import { readInShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { afterCreatedAtId, decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf } from '../../plugins/auth.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 
 const AuditEvent = Type.Object(
   {

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Tx } from '../../db/with-shop.js';
 import { keyedHash } from '../../lib/keyed-hash.js';
+import type { Actor } from '../../lib/actor.js';
 
 /** Who made a request, as the audit log and sessions record it. */
 export interface ClientInfo {
@@ -57,4 +58,9 @@ export async function recordAuditEvent(tx: Tx, event: AuditEventInput): Promise<
 export async function purgeAuditEventsBefore(tx: Tx, before: Date): Promise<number> {
   const { rows } = await sql<{ purged: number }>`select app_private.purge_audit_events(${before}) as purged`.execute(tx);
   return rows[0]?.purged ?? 0;
+}
+
+/** An operation's audit row: the actor (who, from where) and what was done. */
+export async function audit(tx: Tx, actor: Actor, event: Omit<AuditEventInput, 'shopId' | 'userId' | 'ipHash' | 'userAgent' | 'requestId'>): Promise<void> {
+  await recordAuditEvent(tx, { shopId: actor.shopId, userId: actor.userId, ipHash: actor.ipHash, userAgent: actor.userAgent, requestId: actor.requestId, ...event });
 }

@@ -283,12 +283,6 @@ export async function logout(db: Db, config: Config, userId: string, sessionId: 
   });
 }
 
-/** The role the session's user holds in the shop now, or null if the session is not live. */
-export async function sessionRole(db: Db, sessionId: string, userId: string, shopId: string): Promise<MemberRole | null> {
-  const { rows } = await sql<{ role: MemberRole | null }>`select app_private.session_role(${sessionId}, ${userId}, ${shopId}) as role`.execute(db);
-  return rows[0]?.role ?? null;
-}
-
 export interface SessionView {
   id: string;
   createdAt: string;

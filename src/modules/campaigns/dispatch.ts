@@ -10,7 +10,7 @@ import { addJob } from '../../db/add-job.js';
 import type { Db } from '../../db/kysely.js';
 import { withShop, type Tx } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
-import { releaseRemainingReservation } from './service.js';
+import { releaseRemainingReservation } from './reservation.js';
 import { transition } from './state.js';
 import { batchJobKey, dispatchJobKey } from './job-keys.js';
 

@@ -8,7 +8,7 @@ import { addJob } from '../../db/add-job.js';
 import { withShop } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { requestDispatch } from './dispatch.js';
-import { releaseRemainingReservation } from './service.js';
+import { releaseRemainingReservation } from './reservation.js';
 import { transition } from './state.js';
 import { batchJobKey, campaignJobKeyPrefix, dispatchJobKey } from './job-keys.js';
 import { giveUpBatch } from './send-batch-job.js';

@@ -1,91 +1,39 @@
-// Campaign routes: thin. Another shop's campaign id is 404 everywhere.
+// Campaign routes: HTTP only. Each reads the request, calls one operation through inShop /
+// readShop, and shapes the reply. Another shop's campaign id is 404 everywhere.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
-import { readInShop, withShop } from '../../db/with-shop.js';
-import { AppError } from '../../lib/app-error.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
-import { authOf, requireAuth } from '../../plugins/auth.js';
-import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requireAuth } from '../../plugins/auth.js';
+import { requirePermission } from '../../plugins/permissions.js';
+import { inShop, readShop } from '../../plugins/shop-request.js';
+import { cancelCampaign } from './cancel.js';
+import { createCampaign, deleteCampaign, getCampaign, listCampaigns, notFound, updateCampaign } from './drafts.js';
+import { enqueueCampaign, estimateCampaign } from './enqueue.js';
+import { campaignMetrics, listRecipients } from './reports.js';
 import {
-  campaignMetrics,
-  cancelCampaign,
-  createCampaign,
-  deleteCampaign,
-  enqueueCampaign,
-  estimateCampaign,
-  getCampaign,
-  listCampaigns,
-  listRecipients,
-  updateCampaign,
-} from './service.js';
-
-const Status = Type.Union(['draft', 'scheduled', 'queued', 'sending', 'sent', 'failed', 'cancelled'].map((s) => Type.Literal(s)));
-const NullableString = Type.Union([Type.String(), Type.Null()]);
-const Campaign = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    name: Type.String(),
-    body: Type.String(),
-    segmentId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-    templateId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-    discountCode: NullableString,
-    status: Status,
-    scheduledAt: NullableString,
-    queuedAt: NullableString,
-    startedAt: NullableString,
-    finishedAt: NullableString,
-    cancelledAt: NullableString,
-    recipientsTotal: Type.Integer(),
-    creditsReserved: Type.Integer(),
-    createdAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-  },
-  { additionalProperties: false },
-);
-const Estimate = Type.Object(
-  {
-    recipients: Type.Integer(),
-    credits: Type.Integer({ description: 'One credit per SMS segment, counted after personalisation' }),
-    encodings: Type.Object({ 'GSM-7': Type.Integer(), 'UCS-2': Type.Integer() }, { additionalProperties: false, description: 'Recipients per encoding' }),
-    segmentsPerMessage: Type.Object({ min: Type.Integer(), max: Type.Integer() }, { additionalProperties: false }),
-  },
-  { additionalProperties: false },
-);
-const fields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  body: Type.String({ minLength: 1, maxLength: 1600, description: 'Tags: {{first_name}}, {{last_name}}, {{shop_name}}, {{discount_code}}, {{unsubscribe}}; {{tag|fallback}}' }),
-  segmentId: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'Absent or null: every subscribed contact' })),
-  templateId: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
-  discountCode: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
-  scheduledAt: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'In the future; absent: send when enqueued' })),
-};
-const Params = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const Page = { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) };
-const notFound = () => new AppError(404, 'NOT_FOUND', 'Campaign not found');
+  Campaign,
+  CampaignInput,
+  CampaignList,
+  CampaignListQuery,
+  CampaignMetrics,
+  CampaignParams,
+  CampaignPatch,
+  EnqueuedCampaign,
+  Estimate,
+  RecipientList,
+  RecipientListQuery,
+} from './schemas.js';
 
 export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
-  const audit = (request: FastifyRequest) => auditFields(app.config.ipHashSecret, clientInfo(request));
 
   app.get(
     '/api/v1/campaigns',
-    {
-      preHandler: requireAuth,
-      schema: {
-        tags: ['campaigns'],
-        summary: 'Campaigns, newest first',
-        security,
-        querystring: Type.Object({ ...Page, status: Type.Optional(Status) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ items: Type.Array(Campaign), nextCursor: NullableString }, { additionalProperties: false }) },
-      },
-    },
+    { preHandler: requireAuth, schema: { tags: ['campaigns'], summary: 'Campaigns, newest first', security, querystring: CampaignListQuery, response: { 200: CampaignList } } },
     async (request) => {
-      const { shopId, userId } = authOf(request);
       const { limit, cursor, status } = request.query;
       const after = cursor ? (decodeCursor(cursor, ['string', 'string']) as [string, string]) : null;
-      const page = await readInShop(app.db, shopId, (tx) => listCampaigns(tx, shopId, { limit, after, ...(status ? { status: status as never } : {}) }), userId);
+      const page = await readShop(request, (tx, actor) => listCampaigns(tx, actor.shopId, { limit, after, ...(status ? { status } : {}) }));
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
@@ -95,27 +43,16 @@ export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: requirePermission('campaigns.write'),
       config: { idempotent: true },
-      schema: {
-        tags: ['campaigns'],
-        summary: 'Create a draft campaign',
-        security,
-        body: Type.Object(fields, { additionalProperties: false }),
-        response: { 201: Campaign },
-      },
+      schema: { tags: ['campaigns'], summary: 'Create a draft campaign', security, body: CampaignInput, response: { 201: Campaign } },
     },
-    async (request, reply) => {
-      const { shopId, userId } = authOf(request);
-      const campaign = await withShop(app.db, shopId, (tx) => createCampaign(tx, shopId, userId, request.body), userId);
-      return reply.code(201).send(campaign);
-    },
+    async (request, reply) => reply.code(201).send(await inShop(request, (tx, actor) => createCampaign(tx, actor, request.body))),
   );
 
   app.get(
     '/api/v1/campaigns/:id',
-    { preHandler: requireAuth, schema: { tags: ['campaigns'], summary: 'One campaign', security, params: Params, response: { 200: Campaign } } },
+    { preHandler: requireAuth, schema: { tags: ['campaigns'], summary: 'One campaign', security, params: CampaignParams, response: { 200: Campaign } } },
     async (request) => {
-      const { shopId, userId } = authOf(request);
-      const campaign = await readInShop(app.db, shopId, (tx) => getCampaign(tx, shopId, request.params.id), userId);
+      const campaign = await readShop(request, (tx, actor) => getCampaign(tx, actor.shopId, request.params.id));
       if (!campaign) throw notFound();
       return campaign;
     },
@@ -125,27 +62,16 @@ export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/campaigns/:id',
     {
       preHandler: requirePermission('campaigns.write'),
-      schema: {
-        tags: ['campaigns'],
-        summary: 'Edit a draft',
-        security,
-        params: Params,
-        body: Type.Object({ ...fields, name: Type.Optional(fields.name), body: Type.Optional(fields.body) }, { additionalProperties: false }),
-        response: { 200: Campaign },
-      },
+      schema: { tags: ['campaigns'], summary: 'Edit a draft', security, params: CampaignParams, body: CampaignPatch, response: { 200: Campaign } },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      return withShop(app.db, shopId, (tx) => updateCampaign(tx, shopId, request.params.id, request.body), userId);
-    },
+    async (request) => inShop(request, (tx, actor) => updateCampaign(tx, actor, request.params.id, request.body)),
   );
 
   app.delete(
     '/api/v1/campaigns/:id',
-    { preHandler: requirePermission('campaigns.write'), schema: { tags: ['campaigns'], summary: 'Delete a draft', security, params: Params, response: { 204: Type.Null() } } },
+    { preHandler: requirePermission('campaigns.write'), schema: { tags: ['campaigns'], summary: 'Delete a draft', security, params: CampaignParams, response: { 204: Type.Null() } } },
     async (request, reply) => {
-      const { shopId, userId } = authOf(request);
-      await withShop(app.db, shopId, (tx) => deleteCampaign(tx, shopId, request.params.id), userId);
+      await inShop(request, (tx, actor) => deleteCampaign(tx, actor, request.params.id));
       return reply.code(204).send(null);
     },
   );
@@ -154,12 +80,9 @@ export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/campaigns/:id/estimate',
     {
       preHandler: requireAuth,
-      schema: { tags: ['campaigns'], summary: 'Recipients, encodings, segments per message and credit cost, if enqueued now', security, params: Params, response: { 200: Estimate } },
+      schema: { tags: ['campaigns'], summary: 'Recipients, encodings, segments per message and credit cost, if enqueued now', security, params: CampaignParams, response: { 200: Estimate } },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      return readInShop(app.db, shopId, (tx) => estimateCampaign(tx, shopId, request.params.id), userId);
-    },
+    async (request) => readShop(request, (tx, actor) => estimateCampaign(tx, actor.shopId, request.params.id)),
   );
 
   app.post(
@@ -170,91 +93,35 @@ export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['campaigns'],
         summary: 'Send now (or at scheduledAt): recipients, reservation, state and job in one transaction',
-        description: '402 when the wallet cannot cover the cost (then nothing has changed); 409 when the campaign is not a draft (also for the loser of two concurrent enqueues).',
+        description:
+          '402 when the wallet cannot cover the cost (then nothing has changed); 409 when the campaign is not a draft (also for the loser of two concurrent enqueues) or the shop has no sender number (NO_SENDER_NUMBER).',
         security,
-        params: Params,
-        response: { 200: Type.Composite([Campaign, Type.Object({ estimate: Estimate })], { additionalProperties: false }) },
+        params: CampaignParams,
+        response: { 200: EnqueuedCampaign },
       },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      return withShop(
-        app.db,
-        shopId,
-        async (tx) => {
-          const result = await enqueueCampaign(tx, shopId, request.params.id);
-          await recordAuditEvent(tx, { shopId, userId, action: 'campaign.enqueue', resourceType: 'campaign', resourceId: result.id, result: 'success', metadata: { recipients: result.estimate.recipients, credits: result.estimate.credits }, ...audit(request) });
-          return result;
-        },
-        userId,
-      );
-    },
+    async (request) => inShop(request, (tx, actor) => enqueueCampaign(tx, actor, request.params.id)),
   );
 
   app.post(
     '/api/v1/campaigns/:id/cancel',
     {
       preHandler: requirePermission('campaigns.write'),
-      schema: { tags: ['campaigns'], summary: 'Stop further sends and release what is still reserved', security, params: Params, response: { 200: Campaign } },
+      schema: { tags: ['campaigns'], summary: 'Stop further sends and release what is still reserved', security, params: CampaignParams, response: { 200: Campaign } },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      return withShop(
-        app.db,
-        shopId,
-        async (tx) => {
-          const campaign = await cancelCampaign(tx, shopId, request.params.id);
-          await recordAuditEvent(tx, { shopId, userId, action: 'campaign.cancel', resourceType: 'campaign', resourceId: campaign.id, result: 'success', ...audit(request) });
-          return campaign;
-        },
-        userId,
-      );
-    },
+    async (request) => inShop(request, (tx, actor) => cancelCampaign(tx, actor, request.params.id)),
   );
 
   app.get(
     '/api/v1/campaigns/:id/recipients',
     {
       preHandler: requireAuth,
-      schema: {
-        tags: ['campaigns'],
-        summary: 'Recipients with their state and skip reason, by id',
-        security,
-        params: Params,
-        querystring: Type.Object({ ...Page, status: Type.Optional(Type.Union(['queued', 'sending', 'sent', 'delivered', 'failed', 'skipped', 'cancelled'].map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
-        response: {
-          200: Type.Object(
-            {
-              items: Type.Array(
-                Type.Object(
-                  {
-                    id: Type.String(),
-                    // Null once the retention job anonymised the finished campaign.
-                    contactId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-                    status: Type.String(),
-                    skipReason: NullableString,
-                    attempts: Type.Integer(),
-                    segments: Type.Union([Type.Integer(), Type.Null()]),
-                    credits: Type.Union([Type.Integer(), Type.Null()]),
-                    providerMessageId: NullableString,
-                    errorCode: NullableString,
-                    updatedAt: Type.String({ format: 'date-time' }),
-                  },
-                  { additionalProperties: false },
-                ),
-              ),
-              nextCursor: NullableString,
-            },
-            { additionalProperties: false },
-          ),
-        },
-      },
+      schema: { tags: ['campaigns'], summary: 'Recipients with their state and skip reason, by id', security, params: CampaignParams, querystring: RecipientListQuery, response: { 200: RecipientList } },
     },
     async (request) => {
-      const { shopId, userId } = authOf(request);
       const { limit, cursor, status } = request.query;
       const after = cursor ? String(decodeCursor(cursor, ['string'])[0]) : null;
-      const page = await readInShop(app.db, shopId, (tx) => listRecipients(tx, shopId, request.params.id, { limit, after, ...(status ? { status } : {}) }), userId);
+      const page = await readShop(request, (tx, actor) => listRecipients(tx, actor.shopId, request.params.id, { limit, after, ...(status ? { status } : {}) }));
       return { items: page.items, nextCursor: page.next ? encodeCursor([page.next]) : null };
     },
   );
@@ -263,32 +130,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/campaigns/:id/metrics',
     {
       preHandler: requireAuth,
-      schema: {
-        tags: ['campaigns'],
-        summary: 'Counts by recipient state, and credits reserved, spent, released and refunded',
-        security,
-        params: Params,
-        response: {
-          200: Type.Object(
-            {
-              status: Status,
-              recipients: Type.Integer(),
-              queued: Type.Integer(),
-              sent: Type.Integer(),
-              delivered: Type.Integer(),
-              failed: Type.Integer(),
-              skipped: Type.Integer(),
-              cancelled: Type.Integer(),
-              credits: Type.Object({ reserved: Type.Integer(), spent: Type.Integer(), released: Type.Integer(), refunded: Type.Integer() }, { additionalProperties: false }),
-            },
-            { additionalProperties: false },
-          ),
-        },
-      },
+      schema: { tags: ['campaigns'], summary: 'Counts by recipient state, and credits reserved, spent, released and refunded', security, params: CampaignParams, response: { 200: CampaignMetrics } },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      return readInShop(app.db, shopId, (tx) => campaignMetrics(tx, shopId, request.params.id), userId);
-    },
+    async (request) => readShop(request, (tx, actor) => campaignMetrics(tx, actor.shopId, request.params.id)),
   );
 };

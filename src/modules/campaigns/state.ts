@@ -2,8 +2,9 @@
 // so the database decides races: of two concurrent moves from the same state, one updates
 // the row and the other updates nothing and is told so.
 import type { Tx } from '../../db/with-shop.js';
+import type { CampaignStatus } from './schemas.js';
 
-export type CampaignStatus = 'draft' | 'scheduled' | 'queued' | 'sending' | 'sent' | 'failed' | 'cancelled';
+export type { CampaignStatus };
 
 export const TRANSITIONS: Readonly<Record<CampaignStatus, readonly CampaignStatus[]>> = {
   draft: ['scheduled', 'queued', 'cancelled'],

@@ -8,7 +8,7 @@ import { AppError } from '../../lib/app-error.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 import { Readable } from 'node:stream';
 import { verifyShopChains } from './consent-chain.js';
 import { exportContacts } from './export.js';

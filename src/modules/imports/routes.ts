@@ -8,7 +8,7 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { csvLine } from '../../lib/csv-safe.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 import { FIELDS, type Field } from './columns.js';
 import { listRowErrors } from './errors.js';
 import { receiveUpload } from './upload.js';

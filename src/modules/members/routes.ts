@@ -6,7 +6,7 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 import { normalizeEmail } from '../auth/service.js';
 import { acceptInvitation, createInvitation, invitationForToken, listInvitations, revokeInvitation } from './invitations.js';
 import { changeRole, listMembers, removeMember, unlockMember } from './service.js';

@@ -5,7 +5,7 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 import { Rule, type Rule as RuleTree } from './rules.js';
 import { countSegment, createSegment, deleteSegment, getSegment, listSegments, updateSegment } from './service.js';
 

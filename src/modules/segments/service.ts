@@ -92,3 +92,15 @@ export async function countSegment(tx: Tx, shopId: string, rule: Rule): Promise<
      where ${audienceWhere(shopId, rule, 'c')}`.execute(tx);
   return { contacts: Number(rows[0]?.contacts ?? 0), subscribed: Number(rows[0]?.subscribed ?? 0) };
 }
+
+/** Whether the shop has this segment (another module's reference check). */
+export async function segmentExists(tx: Tx, shopId: string, segmentId: string): Promise<boolean> {
+  return (await tx.selectFrom('app.segments').select('id').where('shop_id', '=', shopId).where('id', '=', segmentId).executeTakeFirst()) !== undefined;
+}
+
+/** A segment's rule, for an audience; another shop's (or no) segment is a 404. */
+export async function segmentRuleOf(tx: Tx, shopId: string, segmentId: string): Promise<Rule> {
+  const row = await tx.selectFrom('app.segments').select('rule').where('shop_id', '=', shopId).where('id', '=', segmentId).executeTakeFirst();
+  if (!row) throw new AppError(404, 'SEGMENT_NOT_FOUND', 'Segment not found');
+  return row.rule as Rule;
+}

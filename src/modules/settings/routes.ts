@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { readInShop, withShop } from '../../db/with-shop.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
 import { auditFields, clientInfo, recordAuditEvent } from '../audit/service.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 import { getSettings, updateSettings } from './service.js';
 
 const Clock = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, local time of the recipient' });

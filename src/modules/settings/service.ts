@@ -64,3 +64,14 @@ export async function updateSettings(tx: Tx, shopId: string, patch: SettingsPatc
   }
   return { before, after: await getSettings(tx, shopId) };
 }
+
+/** What a campaign message needs from the shop: its name and opt-out instruction. */
+export async function sendingProfile(tx: Tx, shopId: string): Promise<{ shopName: string; optOutText: string }> {
+  const row = await tx
+    .selectFrom('app.shops as s')
+    .innerJoin('app.shop_settings as st', 'st.shop_id', 's.id')
+    .select(['s.name', 'st.opt_out_text'])
+    .where('s.id', '=', shopId)
+    .executeTakeFirstOrThrow();
+  return { shopName: row.name, optOutText: row.opt_out_text };
+}

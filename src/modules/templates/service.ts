@@ -39,3 +39,8 @@ export async function recordTemplateUse(tx: Tx, shopId: string, templateId: stri
     .onConflict((oc) => oc.columns(['shop_id', 'template_id']).doUpdateSet({ uses: sql`app.template_usage.uses + 1`, last_used_at: new Date() }))
     .execute();
 }
+
+/** Whether the global catalogue has this template (another module's reference check). */
+export async function templateExists(tx: Tx, templateId: string): Promise<boolean> {
+  return (await tx.selectFrom('app.templates').select('id').where('id', '=', templateId).executeTakeFirst()) !== undefined;
+}

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { readInShop } from '../../db/with-shop.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
-import { requirePermission } from '../auth/permissions.js';
+import { requirePermission } from '../../plugins/permissions.js';
 import { getWallet, listTransactions } from './service.js';
 
 const Kind = Type.Union(['purchase', 'reserve', 'release', 'debit', 'refund', 'adjustment'].map((k) => Type.Literal(k)));

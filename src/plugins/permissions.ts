@@ -1,9 +1,9 @@
 // Who may do what in a shop: the one permission table. Routes name a permission; the role
 // comes from the membership, read on every request (never from the token alone).
 import type { FastifyRequest } from 'fastify';
-import type { MemberRole } from '../../db/database.js';
-import { AppError } from '../../lib/app-error.js';
-import { authOf } from '../../plugins/auth.js';
+import type { MemberRole } from '../db/database.js';
+import { AppError } from '../lib/app-error.js';
+import { authOf } from './auth.js';
 
 export const PERMISSIONS = {
   'audit.read': ['owner', 'admin'],
