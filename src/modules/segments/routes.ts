@@ -1,21 +1,15 @@
-// Segments CRUD and counts. Another shop's segment id is 404.
+// Segment routes: HTTP only; each calls one operation through inShop / readShop. Another
+// shop's segment id is 404.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { readInShop, withShop } from '../../db/with-shop.js';
-import { AppError } from '../../lib/app-error.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
-import { authOf, requireAuth } from '../../plugins/auth.js';
+import { requireAuth } from '../../plugins/auth.js';
 import { requirePermission } from '../../plugins/permissions.js';
-import { Rule, type Rule as RuleTree } from './rules.js';
-import { countSegment, createSegment, deleteSegment, getSegment, listSegments, updateSegment } from './service.js';
-
-const Segment = Type.Object(
-  { id: Type.String({ format: 'uuid' }), name: Type.String(), rule: Rule, createdAt: Type.String({ format: 'date-time' }), updatedAt: Type.String({ format: 'date-time' }) },
-  { additionalProperties: false },
-);
-const Name = Type.String({ minLength: 1, maxLength: 200 });
-const Params = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const notFound = () => new AppError(404, 'NOT_FOUND', 'Segment not found');
+import { inShop, readShop } from '../../plugins/shop-request.js';
+import { Rule } from './rules.js';
+import { Segment, SegmentCount, SegmentInput, SegmentList, SegmentListQuery, SegmentParams, SegmentPatch } from './schemas.js';
+import type { SegmentInput as SegmentInputType, SegmentPatch as SegmentPatchType } from './schemas.js';
+import { countSegmentById, createSegment, deleteSegment, getSegment, listSegments, updateSegment } from './service.js';
 
 export const segmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(Rule);
@@ -23,20 +17,10 @@ export const segmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/v1/segments',
-    {
-      preHandler: requireAuth,
-      schema: {
-        tags: ['segments'],
-        summary: 'Saved segments, oldest first',
-        security,
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ items: Type.Array(Segment), nextCursor: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }) },
-      },
-    },
+    { preHandler: requireAuth, schema: { tags: ['segments'], summary: 'Saved segments, oldest first', security, querystring: SegmentListQuery, response: { 200: SegmentList } } },
     async (request) => {
-      const { shopId, userId } = authOf(request);
       const after = request.query.cursor ? (decodeCursor(request.query.cursor, ['string', 'string']) as [string, string]) : null;
-      const page = await readInShop(app.db, shopId, (tx) => listSegments(tx, shopId, { limit: request.query.limit, after }), userId);
+      const page = await readShop(request, (tx, actor) => listSegments(tx, actor.shopId, { limit: request.query.limit, after }));
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
@@ -50,59 +34,36 @@ export const segmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['segments'],
         summary: 'Save a segment (rule tree: all/any/not groups of conditions; at most 5 levels and 50 conditions)',
         security,
-        body: Type.Object({ name: Name, rule: Rule }, { additionalProperties: false }),
+        body: SegmentInput,
         response: { 201: Segment },
       },
     },
-    async (request, reply) => {
-      const { shopId, userId } = authOf(request);
-      const segment = await withShop(app.db, shopId, (tx) => createSegment(tx, shopId, userId, request.body as { name: string; rule: RuleTree }), userId);
-      return reply.code(201).send(segment);
-    },
+    async (request, reply) => reply.code(201).send(await inShop(request, (tx, actor) => createSegment(tx, actor, request.body as SegmentInputType))),
   );
 
   app.get(
     '/api/v1/segments/:id',
-    { preHandler: requireAuth, schema: { tags: ['segments'], summary: 'One segment', security, params: Params, response: { 200: Segment } } },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      const segment = await readInShop(app.db, shopId, (tx) => getSegment(tx, shopId, request.params.id), userId);
-      if (!segment) throw notFound();
-      return segment;
-    },
+    { preHandler: requireAuth, schema: { tags: ['segments'], summary: 'One segment', security, params: SegmentParams, response: { 200: Segment } } },
+    async (request) => readShop(request, (tx, actor) => getSegment(tx, actor.shopId, request.params.id)),
   );
 
   app.patch(
     '/api/v1/segments/:id',
     {
       preHandler: requirePermission('campaigns.write'),
-      schema: {
-        tags: ['segments'],
-        summary: 'Rename a segment or replace its rule',
-        security,
-        params: Params,
-        body: Type.Object({ name: Type.Optional(Name), rule: Type.Optional(Rule) }, { additionalProperties: false }),
-        response: { 200: Segment },
-      },
+      schema: { tags: ['segments'], summary: 'Rename a segment or replace its rule', security, params: SegmentParams, body: SegmentPatch, response: { 200: Segment } },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      const segment = await withShop(app.db, shopId, (tx) => updateSegment(tx, shopId, request.params.id, request.body as { name?: string; rule?: RuleTree }), userId);
-      if (!segment) throw notFound();
-      return segment;
-    },
+    async (request) => inShop(request, (tx, actor) => updateSegment(tx, actor.shopId, request.params.id, request.body as SegmentPatchType)),
   );
 
   app.delete(
     '/api/v1/segments/:id',
     {
       preHandler: requirePermission('campaigns.write'),
-      schema: { tags: ['segments'], summary: 'Delete a segment (409 while a campaign uses it)', security, params: Params, response: { 204: Type.Null() } },
+      schema: { tags: ['segments'], summary: 'Delete a segment (409 while a campaign uses it)', security, params: SegmentParams, response: { 204: Type.Null() } },
     },
     async (request, reply) => {
-      const { shopId, userId } = authOf(request);
-      const deleted = await withShop(app.db, shopId, (tx) => deleteSegment(tx, shopId, request.params.id), userId);
-      if (!deleted) throw notFound();
+      await inShop(request, (tx, actor) => deleteSegment(tx, actor.shopId, request.params.id));
       return reply.code(204).send(null);
     },
   );
@@ -111,27 +72,8 @@ export const segmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/segments/:id/count',
     {
       preHandler: requireAuth,
-      schema: {
-        tags: ['segments'],
-        summary: 'How many live contacts the segment selects now, and how many of them are subscribed',
-        security,
-        params: Params,
-        response: { 200: Type.Object({ contacts: Type.Integer(), subscribed: Type.Integer() }, { additionalProperties: false }) },
-      },
+      schema: { tags: ['segments'], summary: 'How many live contacts the segment selects now, and how many of them are subscribed', security, params: SegmentParams, response: { 200: SegmentCount } },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      const counted = await readInShop(
-        app.db,
-        shopId,
-        async (tx) => {
-          const segment = await getSegment(tx, shopId, request.params.id);
-          return segment ? countSegment(tx, shopId, segment.rule) : null;
-        },
-        userId,
-      );
-      if (!counted) throw notFound();
-      return counted;
-    },
+    async (request) => readShop(request, (tx, actor) => countSegmentById(tx, actor.shopId, request.params.id)),
   );
 };

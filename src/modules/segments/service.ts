@@ -7,17 +7,11 @@ import { AppError } from '../../lib/app-error.js';
 import { afterCreatedAtId } from '../../lib/cursor.js';
 import { compileRule } from './compile.js';
 import { MAX_CONDITIONS, MAX_DEPTH, ruleComplexity, type Rule } from './rules.js';
-
-export interface SegmentView {
-  id: string;
-  name: string;
-  rule: Rule;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { Segment, SegmentCount, SegmentInput, SegmentPatch } from './schemas.js';
+import type { Actor } from '../../lib/actor.js';
 
 type Row = { id: string; name: string; rule: unknown; created_at: Date; updated_at: Date };
-const view = (r: Row): SegmentView => ({ id: r.id, name: r.name, rule: r.rule as Rule, createdAt: new Date(r.created_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString() });
+const view = (r: Row): Segment => ({ id: r.id, name: r.name, rule: r.rule as Rule, createdAt: new Date(r.created_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString() });
 
 /** Limits beyond the schema: nesting and total conditions (a huge tree is a slow query). */
 export function assertRuleWithinLimits(rule: Rule): void {
@@ -38,19 +32,23 @@ export function audienceWhere(shopId: string, rule: Rule | null, alias = 'c'): R
 
 const columns = ['id', 'name', 'rule', 'created_at', 'updated_at'] as const;
 
-export async function createSegment(tx: Tx, shopId: string, userId: string, input: { name: string; rule: Rule }): Promise<SegmentView> {
+export const segmentNotFound = () => new AppError(404, 'NOT_FOUND', 'Segment not found');
+
+export async function createSegment(tx: Tx, actor: Actor, input: SegmentInput): Promise<Segment> {
   assertRuleWithinLimits(input.rule);
   const row = await tx
     .insertInto('app.segments')
-    .values({ shop_id: shopId, name: input.name, rule: JSON.stringify(input.rule), created_by: userId })
+    .values({ shop_id: actor.shopId, name: input.name, rule: JSON.stringify(input.rule), created_by: actor.userId })
     .returning(columns)
     .executeTakeFirstOrThrow();
   return view(row);
 }
 
-export async function getSegment(tx: Tx, shopId: string, id: string): Promise<SegmentView | null> {
+/** One segment; another shop's (or no) segment is a 404. */
+export async function getSegment(tx: Tx, shopId: string, id: string): Promise<Segment> {
   const row = await tx.selectFrom('app.segments').select(columns).where('shop_id', '=', shopId).where('id', '=', id).executeTakeFirst();
-  return row ? view(row) : null;
+  if (!row) throw segmentNotFound();
+  return view(row);
 }
 
 export async function listSegments(tx: Tx, shopId: string, page: { limit: number; after: [string, string] | null }) {
@@ -69,23 +67,29 @@ export async function listSegments(tx: Tx, shopId: string, page: { limit: number
   return { items: items.map(view), next: rows.length > page.limit && last ? ([last.created_at_text, last.id] as [string, string]) : null };
 }
 
-export async function updateSegment(tx: Tx, shopId: string, id: string, patch: { name?: string; rule?: Rule }): Promise<SegmentView | null> {
+export async function updateSegment(tx: Tx, shopId: string, id: string, patch: SegmentPatch): Promise<Segment> {
   if (patch.rule) assertRuleWithinLimits(patch.rule);
   const set: { name?: string; rule?: string } = {};
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.rule !== undefined) set.rule = JSON.stringify(patch.rule);
   if (Object.keys(set).length === 0) return getSegment(tx, shopId, id);
   const row = await tx.updateTable('app.segments').set(set).where('shop_id', '=', shopId).where('id', '=', id).returning(columns).executeTakeFirst();
-  return row ? view(row) : null;
+  if (!row) throw segmentNotFound();
+  return view(row);
 }
 
-export async function deleteSegment(tx: Tx, shopId: string, id: string): Promise<boolean> {
+export async function deleteSegment(tx: Tx, shopId: string, id: string): Promise<void> {
   const result = await tx.deleteFrom('app.segments').where('shop_id', '=', shopId).where('id', '=', id).executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  if (result.numDeletedRows === 0n) throw segmentNotFound();
 }
 
-/** How many contacts the segment selects now, and how many of them may be texted. */
-export async function countSegment(tx: Tx, shopId: string, rule: Rule): Promise<{ contacts: number; subscribed: number }> {
+/** How many live contacts segment `id` selects now, and how many of them are subscribed. */
+export async function countSegmentById(tx: Tx, shopId: string, id: string): Promise<SegmentCount> {
+  return countSegment(tx, shopId, (await getSegment(tx, shopId, id)).rule);
+}
+
+/** How many contacts the rule selects now, and how many of them may be texted. */
+export async function countSegment(tx: Tx, shopId: string, rule: Rule): Promise<SegmentCount> {
   const { rows } = await sql<{ contacts: string; subscribed: string }>`
     select count(*) as contacts, count(*) filter (where c.consent_state = 'subscribed') as subscribed
       from app.contacts c
