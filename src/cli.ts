@@ -6,7 +6,7 @@ import { prepareLocalDatabase } from './db/local-database.js';
 import { migrate } from './db/migrate.js';
 import { createDb, createPool } from './db/kysely.js';
 import { parseKeyRing } from './lib/key-ring.js';
-import { rotateShopTokens } from './modules/shops/service.js';
+import { rotateShopTokens } from './modules/shopify/access-token.js';
 import { adjustWallet, parseAdjustArgs } from './modules/wallet/adjust.js';
 import { verifyShopChains } from './modules/contacts/consent-chain.js';
 import { readInShop } from './db/with-shop.js';

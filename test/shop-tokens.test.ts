@@ -3,7 +3,7 @@
 import t from 'tap';
 import { withShop } from '../src/db/with-shop.js';
 import { createKeyRing, generateKeySpec, parseKeyRing } from '../src/lib/key-ring.js';
-import { readShopifyAccessToken, rotateShopTokens, storeShopifyAccessToken } from '../src/modules/shops/service.js';
+import { readShopifyAccessToken, rotateShopTokens, storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { createTestDatabase } from './helpers/database.js';
 import { createShop } from './helpers/fixtures.js';
 

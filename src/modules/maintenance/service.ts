@@ -17,7 +17,7 @@ import { purgeAuditEventsBefore, recordAuditEvent } from '../audit/service.js';
 import { anonymiseCampaign, campaignsToAnonymise } from '../campaigns/retention.js';
 import { sweepImportsBefore } from '../imports/retention.js';
 import { deleteInvitationsEndedBefore } from '../members/retention.js';
-import { getShopSettings, shopIdsForMaintenance } from '../shops/service.js';
+import { getShopSettings, shopIdsForMaintenance } from '../settings/service.js';
 import { deleteInboundMessagesBefore } from '../sms-webhooks/retention.js';
 
 export const MAINTENANCE_PRIORITY = 10;

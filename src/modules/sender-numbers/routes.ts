@@ -1,8 +1,8 @@
 // GET /api/v1/sender-numbers: the numbers the shop sends from (read-only: operators assign
 // them with `npm run numbers:assign`; a shop can never claim a number).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { readInShop } from '../../db/with-shop.js';
-import { authOf, requireAuth } from '../../plugins/auth.js';
+import { requireAuth } from '../../plugins/auth.js';
+import { readShop } from '../../plugins/shop-request.js';
 import { SenderNumberList } from './schemas.js';
 import { listSenderNumbers } from './service.js';
 
@@ -18,9 +18,6 @@ export const senderNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: SenderNumberList },
       },
     },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      return { items: await readInShop(app.db, shopId, (tx) => listSenderNumbers(tx, shopId), userId) };
-    },
+    async (request) => ({ items: await readShop(request, (tx, actor) => listSenderNumbers(tx, actor.shopId)) }),
   );
 };

@@ -1,26 +1,17 @@
-// Shop settings: retention, quiet hours, sender, the sending kill switch, frequency cap.
+// Shop settings (app.shop_settings): retention, quiet hours, sender, the sending kill
+// switch, frequency cap; and the list of shops that maintenance jobs walk.
+import { sql } from 'kysely';
+import type { Db } from '../../db/kysely.js';
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
+import type { Actor } from '../../lib/actor.js';
+import { audit } from '../audit/service.js';
 import { listSenderNumbers } from '../sender-numbers/service.js';
-
-export interface SettingsView {
-  timezone: string;
-  quietHoursStart: string;
-  quietHoursEnd: string;
-  retentionDays: number;
-  senderName: string | null;
-  sendingPaused: boolean;
-  frequencyCapPerDay: number;
-  optOutText: string;
-  /** Read-only: the shop's active sending numbers, assigned by operators. */
-  senderNumbers: string[];
-}
-
-export type SettingsPatch = Partial<Omit<SettingsView, 'senderNumbers'>>;
+import type { Settings, SettingsPatch } from './schemas.js';
 
 const hhmm = (value: string) => value.slice(0, 5);
 
-export async function getSettings(tx: Tx, shopId: string): Promise<SettingsView> {
+export async function getSettings(tx: Tx, shopId: string): Promise<Settings> {
   const row = await tx.selectFrom('app.shop_settings').selectAll().where('shop_id', '=', shopId).executeTakeFirstOrThrow();
   return {
     timezone: row.timezone,
@@ -44,8 +35,9 @@ export function isKnownTimeZone(zone: string): boolean {
   }
 }
 
-/** Returns the settings before and after, for the audit log. */
-export async function updateSettings(tx: Tx, shopId: string, patch: SettingsPatch): Promise<{ before: SettingsView; after: SettingsView }> {
+/** Changes the fields given; audited with the names of the fields that changed. */
+export async function updateSettings(tx: Tx, actor: Actor, patch: SettingsPatch): Promise<Settings> {
+  const shopId = actor.shopId;
   if (patch.timezone !== undefined && !isKnownTimeZone(patch.timezone)) {
     throw new AppError(400, 'INVALID_TIME_ZONE', 'timezone must be an IANA time zone such as Europe/Paris', { field: 'body.timezone' });
   }
@@ -62,7 +54,10 @@ export async function updateSettings(tx: Tx, shopId: string, patch: SettingsPatc
   if (Object.keys(set).length > 0) {
     await tx.updateTable('app.shop_settings').set(set).where('shop_id', '=', shopId).execute();
   }
-  return { before, after: await getSettings(tx, shopId) };
+  const after = await getSettings(tx, shopId);
+  const changed = Object.keys(patch).filter((k) => JSON.stringify(before[k as keyof Settings]) !== JSON.stringify(after[k as keyof Settings]));
+  await audit(tx, actor, { action: 'settings.update', resourceType: 'shop', resourceId: shopId, result: 'success', metadata: { changed } });
+  return after;
 }
 
 /** What a campaign message needs from the shop: its name and opt-out instruction. */
@@ -74,4 +69,18 @@ export async function sendingProfile(tx: Tx, shopId: string): Promise<{ shopName
     .where('s.id', '=', shopId)
     .executeTakeFirstOrThrow();
   return { shopName: row.name, optOutText: row.opt_out_text };
+}
+
+/** The settings row as stored, for jobs that apply it (retention). */
+export async function getShopSettings(tx: Tx, shopId: string) {
+  return tx.selectFrom('app.shop_settings').selectAll().where('shop_id', '=', shopId).executeTakeFirst();
+}
+
+/**
+ * Every shop's id, for maintenance jobs only (the worker role). A cross-tenant read, so
+ * it goes through the one security definer function that allows it; no tenant context.
+ */
+export async function shopIdsForMaintenance(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`select id from app_private.shop_ids_for_maintenance() as id`.execute(db);
+  return rows.map((r) => r.id);
 }

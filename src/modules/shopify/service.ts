@@ -15,7 +15,7 @@ import { ShopifyTokenError, verifyShopifySessionToken } from '../../lib/shopify-
 import { authorizeUrl, exchangeAuthorizationCode, type ShopifyClientOptions } from '../../providers/shopify.js';
 import { auditFields, recordAuditEvent, type ClientInfo } from '../audit/service.js';
 import { createSession, type IssuedSession } from '../auth/service.js';
-import { storeShopifyAccessToken } from '../shops/service.js';
+import { storeShopifyAccessToken } from './access-token.js';
 
 export const OAUTH_STATE_TTL_SECONDS = 600;
 

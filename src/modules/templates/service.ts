@@ -1,16 +1,9 @@
 // The global template catalogue and this shop's use of it.
 import { sql } from 'kysely';
 import type { Tx } from '../../db/with-shop.js';
+import { AppError } from '../../lib/app-error.js';
+import type { Template, TemplateList } from './schemas.js';
 
-export interface TemplateView {
-  id: string;
-  name: string;
-  category: string;
-  body: string;
-  /** How many of this shop's campaigns used it. */
-  uses: number;
-  lastUsedAt: string | null;
-}
 
 function query(tx: Tx, shopId: string) {
   return tx
@@ -20,15 +13,16 @@ function query(tx: Tx, shopId: string) {
 }
 
 type Row = { id: string; name: string; category: string; body: string; uses: number | null; last_used_at: Date | null };
-const view = (r: Row): TemplateView => ({ id: r.id, name: r.name, category: r.category, body: r.body, uses: r.uses ?? 0, lastUsedAt: r.last_used_at ? new Date(r.last_used_at).toISOString() : null });
+const view = (r: Row): Template => ({ id: r.id, name: r.name, category: r.category, body: r.body, uses: r.uses ?? 0, lastUsedAt: r.last_used_at ? new Date(r.last_used_at).toISOString() : null });
 
-export async function listTemplates(tx: Tx, shopId: string): Promise<TemplateView[]> {
-  return (await query(tx, shopId).orderBy('t.name').execute()).map(view);
+export async function listTemplates(tx: Tx, shopId: string): Promise<TemplateList> {
+  return { items: (await query(tx, shopId).orderBy('t.name').execute()).map(view), nextCursor: null };
 }
 
-export async function getTemplate(tx: Tx, shopId: string, id: string): Promise<TemplateView | null> {
+export async function getTemplate(tx: Tx, shopId: string, id: string): Promise<Template> {
   const row = await query(tx, shopId).where('t.id', '=', id).executeTakeFirst();
-  return row ? view(row) : null;
+  if (!row) throw new AppError(404, 'NOT_FOUND', 'Template not found');
+  return view(row);
 }
 
 /** Counts a use of the template by this shop (a campaign created from it). */

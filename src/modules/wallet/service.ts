@@ -5,7 +5,9 @@ import { sql, type SqlBool } from 'kysely';
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 
-export type CreditEntryKind = 'purchase' | 'reserve' | 'release' | 'debit' | 'refund' | 'adjustment';
+import type { CreditEntryKind, Wallet, WalletEntry } from './schemas.js';
+
+export type { CreditEntryKind };
 
 export interface CreditEntryInput {
   shopId: string;
@@ -44,14 +46,14 @@ export async function debitRecipients(tx: Tx, campaignId: string, entries: Array
   return Number(rows[0]?.debited ?? 0);
 }
 
-export async function getWallet(tx: Tx, shopId: string): Promise<{ balance: number; reserved: number; available: number }> {
+export async function getWallet(tx: Tx, shopId: string): Promise<Wallet> {
   const row = await tx.selectFrom('app.wallets').select(['balance', 'reserved']).where('shop_id', '=', shopId).executeTakeFirst();
   const balance = Number(row?.balance ?? 0);
   const reserved = Number(row?.reserved ?? 0);
   return { balance, reserved, available: balance - reserved };
 }
 
-export async function listTransactions(tx: Tx, shopId: string, page: { limit: number; after: string | null; kind?: CreditEntryKind | undefined }) {
+export async function listTransactions(tx: Tx, shopId: string, page: { limit: number; after: string | null; kind?: CreditEntryKind | undefined }): Promise<{ items: WalletEntry[]; next: string | null }> {
   let query = tx
     .selectFrom('app.credit_ledger')
     .selectAll()

@@ -1,21 +1,9 @@
-// Shops and their settings.
-import { sql } from 'kysely';
+// The shop's Shopify access token at rest: AES-256-GCM under the key ring, bound to its shop
+// and column, and re-encrypted under the newest key by `npm run keys:rotate`.
 import type { Db } from '../../db/kysely.js';
 import { withShop, type Tx } from '../../db/with-shop.js';
 import { decryptString, encrypt, needsRotation, reencrypt, type KeyRing } from '../../lib/key-ring.js';
-
-export async function getShopSettings(tx: Tx, shopId: string) {
-  return tx.selectFrom('app.shop_settings').selectAll().where('shop_id', '=', shopId).executeTakeFirst();
-}
-
-/**
- * Every shop's id, for maintenance jobs only (the worker role). A cross-tenant read, so
- * it goes through the one security definer function that allows it; no tenant context.
- */
-export async function shopIdsForMaintenance(db: Db): Promise<string[]> {
-  const { rows } = await sql<{ id: string }>`select id from app_private.shop_ids_for_maintenance() as id`.execute(db);
-  return rows.map((r) => r.id);
-}
+import { shopIdsForMaintenance } from '../settings/service.js';
 
 // The AAD binds a ciphertext to its shop and column: copied into another row it fails.
 const tokenAad = (shopId: string) => `app.shops.shopify_access_token:${shopId}`;
