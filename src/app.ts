@@ -10,7 +10,8 @@ import { parseKeyRing } from './lib/key-ring.js';
 import cookie from '@fastify/cookie';
 import authPlugin from './plugins/auth.js';
 import corsPlugin from './plugins/cors.js';
-import errorsPlugin from './plugins/errors.js';
+import controlCharactersPlugin from './plugins/control-characters.js';
+import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -39,6 +40,21 @@ export interface BuildAppOptions {
   metrics?: Metrics;
 }
 
+/**
+ * Node enforces requestTimeout (the whole request, body included: a client trickling a byte
+ * every few seconds never trips the idle connectionTimeout) only when it checks its
+ * connections, every connectionsCheckingInterval (default 30 s): a 30 s timeout then held
+ * sockets for up to a minute. Check often enough that the timeout is what clients get, and
+ * give the headers the same deadline (Node's default headersTimeout is 60 s).
+ */
+export function httpServerTimeouts(requestTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+  };
+}
+
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, db } = options;
   const production = config.nodeEnv === 'production';
@@ -51,6 +67,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Both default to 0 (no limit) in Fastify: a slow client could hold a socket forever.
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.connectionTimeoutMs,
+    http: httpServerTimeouts(config.requestTimeoutMs),
+    clientErrorHandler,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: true,
     ajv: {
@@ -73,6 +91,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(errorsPlugin, { exposeInternals: config.nodeEnv === 'development' });
   await app.register(requestIdPlugin);
   await app.register(securityHeadersPlugin, { production });
+  await app.register(controlCharactersPlugin);
   await app.register(corsPlugin, {
     allowedOrigins: config.allowedOrigins,
     allowShopifyAdminOrigins: config.allowShopifyAdminOrigins,

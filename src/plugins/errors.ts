@@ -1,5 +1,8 @@
 // One error envelope for every response: {"error": {code, message, requestId, details?}}.
 // Fastify's default handler echoes error.message (which can hold SQL), so it is replaced.
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/app-error.js';
@@ -58,6 +61,29 @@ export function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
   const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: String(request.id) } };
   if (error.details !== undefined) body.error.details = error.details;
   return body;
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request took too long to arrive' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', message: 'Request headers are too large' },
+};
+
+/**
+ * Node's 'clientError' (a request timed out or could not be parsed, before any route runs):
+ * Fastify's default answers in its own shape, so answer in the envelope with a request id.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, code: 'BAD_REQUEST', message: 'Malformed request' };
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code: known.code, message: known.message, requestId } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 export default fp(
