@@ -145,3 +145,20 @@ t.test("another shop's import is 404, and an upload retried with its key is one 
   t.equal(again.json().id, first.json().id);
   t.equal(again.headers['idempotent-replayed'], 'true');
 });
+
+t.test('a multipart content type over a body that is not multipart is a 400 in the envelope, and imports nothing', async (t) => {
+  const shop = await account();
+  const boundary = `----pigeon${randomUUID()}`;
+  for (const [label, contentType, payload] of [
+    ['no boundary', 'multipart/form-data', 'phone\n+14155550999\n'],
+    ['plain text under a boundary', `multipart/form-data; boundary=${boundary}`, 'phone\n+14155550999\n'],
+    ['JSON under a boundary', `multipart/form-data; boundary=${boundary}`, JSON.stringify({ file: 'phone\n+14155550999' })],
+    ['a part that never ends', `multipart/form-data; boundary=${boundary}`, `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nphone\n+14155550999\n`],
+    ['an empty body', `multipart/form-data; boundary=${boundary}`, ''],
+  ] as const) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/contacts/imports', headers: { ...shop.headers, 'content-type': contentType }, payload });
+    t.equal(res.statusCode, 400, `${label}: 400`);
+    t.match(res.json().error, { code: String, message: String, requestId: res.headers['x-request-id'] }, `${label}: the envelope`);
+  }
+  t.equal(await importCount(shop.shopId), 0, 'nothing was imported or left behind');
+});
