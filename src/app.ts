@@ -16,6 +16,7 @@ import idempotencyPlugin from './plugins/idempotency.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
+import requestBodiesPlugin from './plugins/request-bodies.js';
 import requestIdPlugin, { generateRequestId } from './plugins/request-id.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import { auditRoutes } from './modules/audit/routes.js';
@@ -92,6 +93,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(requestIdPlugin);
   await app.register(securityHeadersPlugin, { production });
   await app.register(controlCharactersPlugin);
+  await app.register(requestBodiesPlugin);
   await app.register(corsPlugin, {
     allowedOrigins: config.allowedOrigins,
     allowShopifyAdminOrigins: config.allowShopifyAdminOrigins,

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../db/kysely.js';
 import { withShop } from '../../db/with-shop.js';
+import { AppError } from '../../lib/app-error.js';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** How long a claim holds before a retry may take over a request that died. */
@@ -18,14 +19,22 @@ export type ClaimOutcome =
   | { kind: 'mismatch' }
   | { kind: 'running' };
 
+/**
+ * How deep a request may nest before it is refused rather than hashed. The JSON parser
+ * already refuses bodies deeper than its own limit (src/plugins/request-bodies.ts); this
+ * keeps the recursion below bounded whatever hands it a value.
+ */
+export const MAX_HASHED_DEPTH = 64;
+
 /** JSON with object keys sorted at every level: the same body always hashes the same. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+function canonicalJson(value: unknown, depth = 0): string {
+  if (depth > MAX_HASHED_DEPTH) throw new AppError(400, 'BODY_TOO_DEEP', `The request is nested deeper than ${MAX_HASHED_DEPTH} levels`);
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item, depth + 1)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.keys(value as Record<string, unknown>)
       .sort()
       .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1)}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value ?? null);

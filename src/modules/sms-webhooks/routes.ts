@@ -37,6 +37,8 @@ const signatureHeaders = {
 };
 
 export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
+  // Replaces (in this plugin only) the app's depth-checked JSON parser: these bodies stay bytes.
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
 
   function verified<S extends TSchema>(request: FastifyRequest, schema: S): Static<S> {
@@ -62,7 +64,8 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
     return body;
   }
 
-  const common = { config: { rateLimit: false as const } };
+  // rawBody: the body is bytes until the signature passes (no no-body schema for these routes).
+  const common = { config: { rateLimit: false as const, rawBody: true } };
 
   app.post(
     '/webhooks/sms/status',
