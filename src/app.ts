@@ -11,7 +11,7 @@ import cookie from '@fastify/cookie';
 import authPlugin from './plugins/auth.js';
 import corsPlugin from './plugins/cors.js';
 import controlCharactersPlugin from './plugins/control-characters.js';
-import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
+import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -70,6 +70,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     connectionTimeout: config.connectionTimeoutMs,
     http: httpServerTimeouts(config.requestTimeoutMs),
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: true,
     ajv: {

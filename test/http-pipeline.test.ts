@@ -261,3 +261,22 @@ t.test('logs are JSON and hold no authorization, cookie, token, email or phone',
     t.notOk(raw.includes(secret), `logs do not contain ${secret}`);
   }
 });
+
+t.test('a path parameter over maxParamLength or a malformed URL: the envelope, no URL echoed', async (t) => {
+  const marker = 'LONGPARAM'.repeat(20);
+  for (const [url, status, code] of [
+    [`/api/v1/contacts/${marker}`, 414, 'URI_TOO_LONG'],
+    [`/api/v1/contacts/${marker}/consent`, 414, 'URI_TOO_LONG'],
+    ['/api/v1/contacts/%E0%A4%ALONGPARAM', 400, 'BAD_REQUEST'],
+  ] as const) {
+    const res = await app.inject({ url });
+    t.equal(res.statusCode, status, url.slice(0, 40));
+    const body = res.json();
+    t.same(Object.keys(body), ['error']);
+    t.same(Object.keys(body.error).sort(), ['code', 'message', 'requestId']);
+    t.equal(body.error.code, code);
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+    t.equal(body.error.requestId, res.headers['x-request-id']);
+    t.notMatch(res.body, /LONGPARAM|FST_ERR/, 'neither the URL nor a Fastify code is echoed');
+  }
+});

@@ -21,6 +21,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; mess
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'BAD_REQUEST', message: 'Body cannot be empty when content-type is application/json' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' },
   FST_ERR_BAD_URL: { status: 400, code: 'BAD_REQUEST', message: 'Malformed URL' },
+  // 414 as Fastify has it: the URL, not the resource, is the problem. The URL is not echoed.
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG', message: 'A path parameter is too long' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST', message: 'Bad request' },
   FST_ERR_NOT_FOUND: { status: 404, code: 'NOT_FOUND', message: 'Route not found' },
   FST_CSRF_MISSING_SECRET: { status: 403, code: 'CSRF_INVALID', message: 'Missing or invalid CSRF token' },
@@ -84,6 +86,17 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
     );
   }
   socket.destroy(error);
+}
+
+/**
+ * Errors Fastify raises before a route is found (a malformed URL, a path parameter over
+ * maxParamLength): no hook runs for them, and Fastify's own body echoes the URL. Answered
+ * in the envelope, with the request id the hooks would have set.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = toAppError(error);
+  request.log.info({ code: appError.code, status: appError.statusCode }, 'request refused');
+  void reply.code(appError.statusCode).header('X-Request-Id', request.id).send(errorBody(request, appError));
 }
 
 export default fp(
