@@ -13,7 +13,7 @@ const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARG
     params: request.params,
     query: request.query,
   }));
-  app.post('/api/v1/probe/text', async (request) => ({ got: request.body }));
+  app.post('/api/v1/probe/text', { schema: { body: { type: 'object' } } }, async (request) => ({ got: request.body }));
 });
 
 const signup = await app.inject({

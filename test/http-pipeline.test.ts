@@ -95,6 +95,17 @@ t.test('malformed JSON, wrong media type and oversized bodies get clean answers'
   const media = await app.inject({ method: 'POST', url: '/probe/validated', headers: { 'content-type': 'application/xml' }, payload: '<a/>' });
   t.equal(media.statusCode, 415);
   t.equal(media.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  for (const [url, contentType, payload] of [
+    ['/probe/validated', 'text/plain', '{"name":"x"}'],
+    ['/probe/validated', 'text/plain; charset=utf-8', 'name=x'],
+    ['/api/v1/auth/login', 'text/plain', '{"email":"a@example.test","password":"x"}'],
+    ['/api/v1/auth/logout', 'text/plain', 'x'],
+    ['/probe/validated', 'application/x-www-form-urlencoded', 'name=x'],
+  ] as const) {
+    const res = await app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload });
+    t.equal(res.statusCode, 415, `${contentType} to ${url}: 415`);
+    t.equal(res.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  }
   const big = await app.inject({
     method: 'POST',
     url: '/probe/validated',

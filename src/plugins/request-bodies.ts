@@ -1,4 +1,5 @@
 // Request bodies, for every route at once:
+// - JSON only (and multipart where a route registers it): any other media type is a 415.
 // - JSON is parsed only up to MAX_JSON_DEPTH levels of nesting. JSON.parse itself copes with
 //   any depth, but whatever walks the value afterwards (the Idempotency-Key hash, Ajv, a
 //   service) recurses, and a 20,000-deep array overflowed the stack: a 500 from 40 KB.
@@ -59,6 +60,10 @@ export default fp(
       }
       parseJson(request, text, done);
     });
+
+    // JSON in (API.md): Fastify also parses text/plain by default, so a text body reached
+    // the JSON routes' schemas and came back as a 400. No route reads text: 415.
+    app.removeContentTypeParser('text/plain');
 
     app.addHook('onRoute', (route) => {
       const methods = [route.method].flat();
