@@ -8,6 +8,7 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { csvLine } from '../../lib/csv-safe.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
+import { claimUploadIdempotencyKey, IdempotentReplay, sendReplay } from '../../plugins/idempotency.js';
 import { requirePermission } from '../auth/permissions.js';
 import { FIELDS, type Field } from './columns.js';
 import { multipartClientError } from './multipart-error.js';
@@ -93,7 +94,17 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
           if (received) throw new AppError(400, 'INVALID_MULTIPART', 'Send exactly one file');
           const importId = randomUUID();
           const upload = { file: part.file, fileName: part.filename, mapping, defaultConsent: consent, userId };
-          received = await withShop(app.db, shopId, (tx) => receiveUpload(tx, shopId, importId, upload, { maxBytes: importMaxBytes, maxRows: importMaxRows }), userId);
+          received = await withShop(
+            app.db,
+            shopId,
+            async (tx) => {
+              const stored = await receiveUpload(tx, shopId, importId, upload, { maxBytes: importMaxBytes, maxRows: importMaxRows });
+              // Last in the transaction: a refused key rolls the upload and its job back.
+              await claimUploadIdempotencyKey(tx, request, { fields: { mapping, consent }, sha256: stored.sha256 });
+              return stored;
+            },
+            userId,
+          );
         }
         return received;
       };
@@ -101,6 +112,7 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         result = await readParts();
       } catch (error) {
+        if (error instanceof IdempotentReplay) return sendReplay(reply, error.stored);
         throw multipartClientError(error) ?? error;
       }
       if (!result) throw new AppError(400, 'NO_FILE', 'The request has no file part', { field: 'file' });
