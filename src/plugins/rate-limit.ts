@@ -62,9 +62,18 @@ function clientAddress(request: FastifyRequest): string {
   return normalizeIP(request.ip);
 }
 
+/**
+ * keyGenerator for a route's own per-address limit (login, signup, the Shopify install).
+ * The raw request.ip would give an IPv6 client 2^64 fresh budgets, one per address it can
+ * pick within its /64; this groups them like every other per-IP count.
+ */
+export function byClientAddress(request: FastifyRequest): string {
+  return `ip:${clientAddress(request)}`;
+}
+
 /** The default key: the authenticated shop, else the client address. */
 export function rateLimitKey(request: FastifyRequest): string {
-  return request.rateLimitShopId ? `shop:${request.rateLimitShopId}` : `ip:${clientAddress(request)}`;
+  return request.rateLimitShopId ? `shop:${request.rateLimitShopId}` : byClientAddress(request);
 }
 
 /** The stored key: namespaced per limiter, hashed when it would not fit the column. */
