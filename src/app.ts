@@ -110,6 +110,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     max: config.rateLimitMax,
     windowMs: config.rateLimitWindowMs,
     prefilterMax: config.rateLimitPrefilterMax,
+    webhookFailureMax: config.webhookSignatureFailureMax,
+    webhookFailureWindowMs: config.webhookSignatureFailureWindowMs,
     metrics: app.metrics,
   });
   // After the rate limiter's prefilter (cheap refusals first), before the routes' limits.
