@@ -79,7 +79,9 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
   const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, code: 'BAD_REQUEST', message: 'Malformed request' };
   const requestId = randomUUID();
   const body = JSON.stringify({ error: { code: known.code, message: known.message, requestId } });
-  if (socket.writable) {
+  // As Node's own handler: no status line once a response has started on this socket.
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
     socket.write(
       `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
