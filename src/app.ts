@@ -10,11 +10,13 @@ import { parseKeyRing } from './lib/key-ring.js';
 import cookie from '@fastify/cookie';
 import authPlugin from './plugins/auth.js';
 import corsPlugin from './plugins/cors.js';
-import errorsPlugin from './plugins/errors.js';
+import controlCharactersPlugin from './plugins/control-characters.js';
+import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
+import requestBodiesPlugin from './plugins/request-bodies.js';
 import requestIdPlugin, { generateRequestId } from './plugins/request-id.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import { auditRoutes } from './modules/audit/routes.js';
@@ -40,6 +42,21 @@ export interface BuildAppOptions {
   metrics?: Metrics;
 }
 
+/**
+ * Node enforces requestTimeout (the whole request, body included: a client trickling a byte
+ * every few seconds never trips the idle connectionTimeout) only when it checks its
+ * connections, every connectionsCheckingInterval (default 30 s): a 30 s timeout then held
+ * sockets for up to a minute. Check often enough that the timeout is what clients get, and
+ * give the headers the same deadline (Node's default headersTimeout is 60 s).
+ */
+export function httpServerTimeouts(requestTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+  };
+}
+
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, db } = options;
   const production = config.nodeEnv === 'production';
@@ -52,6 +69,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Both default to 0 (no limit) in Fastify: a slow client could hold a socket forever.
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.connectionTimeoutMs,
+    http: httpServerTimeouts(config.requestTimeoutMs),
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: true,
     ajv: {
@@ -74,6 +94,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(errorsPlugin, { exposeInternals: config.nodeEnv === 'development' });
   await app.register(requestIdPlugin);
   await app.register(securityHeadersPlugin, { production });
+  await app.register(controlCharactersPlugin);
+  await app.register(requestBodiesPlugin);
   await app.register(corsPlugin, {
     allowedOrigins: config.allowedOrigins,
     allowShopifyAdminOrigins: config.allowShopifyAdminOrigins,
@@ -89,6 +111,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     max: config.rateLimitMax,
     windowMs: config.rateLimitWindowMs,
     prefilterMax: config.rateLimitPrefilterMax,
+    webhookFailureMax: config.webhookSignatureFailureMax,
+    webhookFailureWindowMs: config.webhookSignatureFailureWindowMs,
     metrics: app.metrics,
   });
   // After the rate limiter's prefilter (cheap refusals first), before the routes' limits.

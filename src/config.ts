@@ -36,6 +36,9 @@ const ConfigSchema = Type.Object(
     rateLimitMax: Type.Integer({ minimum: 1 }),
     rateLimitWindowMs: Type.Integer({ minimum: 1000 }),
     rateLimitPrefilterMax: Type.Integer({ minimum: 1 }),
+    /** Webhook requests failing their signature check, per source address (/64) and window, before 429. */
+    webhookSignatureFailureMax: Type.Integer({ minimum: 1 }),
+    webhookSignatureFailureWindowMs: Type.Integer({ minimum: 1000 }),
     jwtSecret: Type.String(),
     /** Key ring for secrets at rest: "kid:base64(32 bytes),..."; the last key encrypts. */
     encryptionKeys: Type.String({ minLength: 1 }),
@@ -204,6 +207,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitMax: int(env, 'RATE_LIMIT_MAX', 300),
     rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000),
     rateLimitPrefilterMax: int(env, 'RATE_LIMIT_PREFILTER_MAX', 1_000),
+    webhookSignatureFailureMax: int(env, 'WEBHOOK_SIGNATURE_FAILURE_MAX', 10),
+    webhookSignatureFailureWindowMs: int(env, 'WEBHOOK_SIGNATURE_FAILURE_WINDOW_MS', 15 * 60_000),
     // Outside production a missing secret gets a per-process random value: safe, just not persistent.
     jwtSecret: env.JWT_SECRET || devSecret(),
     encryptionKeys: env.ENCRYPTION_KEYS || `dev:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')}`,
@@ -288,6 +293,8 @@ const ENV_NAMES: Record<string, string> = {
   rateLimitMax: 'RATE_LIMIT_MAX',
   rateLimitWindowMs: 'RATE_LIMIT_WINDOW_MS',
   rateLimitPrefilterMax: 'RATE_LIMIT_PREFILTER_MAX',
+  webhookSignatureFailureMax: 'WEBHOOK_SIGNATURE_FAILURE_MAX',
+  webhookSignatureFailureWindowMs: 'WEBHOOK_SIGNATURE_FAILURE_WINDOW_MS',
   jwtSecret: 'JWT_SECRET',
   encryptionKeys: 'ENCRYPTION_KEYS',
   ipHashSecret: 'IP_HASH_SECRET',

@@ -95,6 +95,17 @@ t.test('malformed JSON, wrong media type and oversized bodies get clean answers'
   const media = await app.inject({ method: 'POST', url: '/probe/validated', headers: { 'content-type': 'application/xml' }, payload: '<a/>' });
   t.equal(media.statusCode, 415);
   t.equal(media.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  for (const [url, contentType, payload] of [
+    ['/probe/validated', 'text/plain', '{"name":"x"}'],
+    ['/probe/validated', 'text/plain; charset=utf-8', 'name=x'],
+    ['/api/v1/auth/login', 'text/plain', '{"email":"a@example.test","password":"x"}'],
+    ['/api/v1/auth/logout', 'text/plain', 'x'],
+    ['/probe/validated', 'application/x-www-form-urlencoded', 'name=x'],
+  ] as const) {
+    const res = await app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload });
+    t.equal(res.statusCode, 415, `${contentType} to ${url}: 415`);
+    t.equal(res.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  }
   const big = await app.inject({
     method: 'POST',
     url: '/probe/validated',
@@ -259,5 +270,24 @@ t.test('logs are JSON and hold no authorization, cookie, token, email or phone',
   for (const line of raw.split('\n').filter(Boolean)) JSON.parse(line);
   for (const secret of ['eyJhbGciOiJIUzI1NiJ9', 'super-secret-cookie', 'jane.doe@example.com', '+14155550123', '4155550123', 'hunter2hunter2', '415-555-0123', 'token=abc']) {
     t.notOk(raw.includes(secret), `logs do not contain ${secret}`);
+  }
+});
+
+t.test('a path parameter over maxParamLength or a malformed URL: the envelope, no URL echoed', async (t) => {
+  const marker = 'LONGPARAM'.repeat(20);
+  for (const [url, status, code] of [
+    [`/api/v1/contacts/${marker}`, 414, 'URI_TOO_LONG'],
+    [`/api/v1/contacts/${marker}/consent`, 414, 'URI_TOO_LONG'],
+    ['/api/v1/contacts/%E0%A4%ALONGPARAM', 400, 'BAD_REQUEST'],
+  ] as const) {
+    const res = await app.inject({ url });
+    t.equal(res.statusCode, status, url.slice(0, 40));
+    const body = res.json();
+    t.same(Object.keys(body), ['error']);
+    t.same(Object.keys(body.error).sort(), ['code', 'message', 'requestId']);
+    t.equal(body.error.code, code);
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+    t.equal(body.error.requestId, res.headers['x-request-id']);
+    t.notMatch(res.body, /LONGPARAM|FST_ERR/, 'neither the URL nor a Fastify code is echoed');
   }
 });

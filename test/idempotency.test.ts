@@ -14,18 +14,26 @@ import { setWorkerDb } from '../src/worker-context.js';
 const db = await createTestDatabase(t);
 let runs = 0;
 let failNext = false;
+/**
+ * A barrier for the race test: a request whose body names 'held' enters the handler (its key
+ * is claimed by then: claims are preHandlers), reports it, and waits for the test to release it.
+ */
+let held: { entered: () => void; release: Promise<void> } | null = null;
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' }, (app: FastifyInstance) => {
   app.post(
     '/api/v1/test/things',
     {
       preHandler: requireAuth,
       config: { idempotent: true },
-      schema: { body: Type.Object({ name: Type.String(), delayMs: Type.Optional(Type.Integer()) }, { additionalProperties: false }) },
+      schema: { body: Type.Object({ name: Type.String(), note: Type.Optional(Type.String()) }, { additionalProperties: false }) },
     },
     async (request, reply) => {
-      const body = request.body as { name: string; delayMs?: number };
+      const body = request.body as { name: string; note?: string };
       runs++;
-      if (body.delayMs) await new Promise((r) => setTimeout(r, body.delayMs));
+      if (body.name === 'held' && held) {
+        held.entered();
+        await held.release;
+      }
       if (failNext) {
         failNext = false;
         throw new Error('boom');
@@ -64,8 +72,8 @@ t.test('a retry with the same key and body gets the stored response, and the wor
 
 t.test('the same body with keys in another order is the same request', async (t) => {
   const key = randomUUID();
-  await post(a, key, { name: 'y', delayMs: 0 });
-  const res = await app.inject({ method: 'POST', url: '/api/v1/test/things', headers: { authorization: a.authorization, 'idempotency-key': key, 'content-type': 'application/json' }, payload: '{"delayMs":0,"name":"y"}' });
+  await post(a, key, { name: 'y', note: 'n' });
+  const res = await app.inject({ method: 'POST', url: '/api/v1/test/things', headers: { authorization: a.authorization, 'idempotency-key': key, 'content-type': 'application/json' }, payload: '{"note":"n","name":"y"}' });
   t.equal(res.headers['idempotent-replayed'], 'true');
 });
 
@@ -81,13 +89,27 @@ t.test('the same key with another body is 422 and runs nothing', async (t) => {
 
 t.test('the same key while the first request runs is 409', async (t) => {
   const key = randomUUID();
-  const slow = post(a, key, { name: 'slow', delayMs: 400 });
-  await new Promise((r) => setTimeout(r, 100));
-  const racing = await post(a, key, { name: 'slow', delayMs: 400 });
+  // No sleeps: the first request is held inside its handler until the test has seen its
+  // claim in the database and sent the racing request.
+  let entered!: () => void;
+  const inHandler = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  held = { entered, release: new Promise<void>((resolve) => (release = resolve)) };
+  t.teardown(() => {
+    release();
+    held = null;
+  });
+  const first = post(a, key, { name: 'held' });
+  await inHandler;
+  const { rows } = await db.admin.query(`select state from app.idempotency_keys where key = $1`, [key]);
+  t.same(rows, [{ state: 'running' }], 'the first request holds its claim');
+  const racing = await post(a, key, { name: 'held' });
   t.equal(racing.statusCode, 409);
   t.equal(racing.json().error.code, 'IDEMPOTENCY_KEY_IN_USE');
-  t.equal((await slow).statusCode, 201);
-  t.equal((await post(a, key, { name: 'slow', delayMs: 400 })).headers['idempotent-replayed'], 'true', 'afterwards: the replay');
+  t.equal(racing.headers['retry-after'], '1');
+  release();
+  t.equal((await first).statusCode, 201);
+  t.equal((await post(a, key, { name: 'held' })).headers['idempotent-replayed'], 'true', 'afterwards: the replay');
 });
 
 t.test('a server error releases the key; a client error is kept and replayed', async (t) => {

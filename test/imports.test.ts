@@ -149,3 +149,54 @@ t.test("another shop's import is 404, and an upload retried with its key is one 
   t.equal(again.json().id, first.json().id);
   t.equal(again.headers['idempotent-replayed'], 'true');
 });
+
+t.test('a multipart content type over a body that is not multipart is a 400 in the envelope, and imports nothing', async (t) => {
+  const shop = await account();
+  const boundary = `----pigeon${randomUUID()}`;
+  for (const [label, contentType, payload] of [
+    ['no boundary', 'multipart/form-data', 'phone\n+14155550999\n'],
+    ['plain text under a boundary', `multipart/form-data; boundary=${boundary}`, 'phone\n+14155550999\n'],
+    ['JSON under a boundary', `multipart/form-data; boundary=${boundary}`, JSON.stringify({ file: 'phone\n+14155550999' })],
+    ['a part that never ends', `multipart/form-data; boundary=${boundary}`, `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nphone\n+14155550999\n`],
+    ['an empty body', `multipart/form-data; boundary=${boundary}`, ''],
+  ] as const) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/contacts/imports', headers: { ...shop.headers, 'content-type': contentType }, payload });
+    t.equal(res.statusCode, 400, `${label}: 400`);
+    t.match(res.json().error, { code: String, message: String, requestId: res.headers['x-request-id'] }, `${label}: the envelope`);
+  }
+  t.equal(await importCount(shop.shopId), 0, 'nothing was imported or left behind');
+});
+
+t.test("an upload's Idempotency-Key is matched by the file's SHA-256, not its length", async (t) => {
+  const shop = await account();
+  const key = `upload-${randomUUID()}`;
+  const send = (file: string, fields: Record<string, string> = {}) => {
+    const body = multipart(file, fields);
+    return app.inject({ method: 'POST', url: '/api/v1/contacts/imports', headers: { ...shop.headers, ...body.headers, 'idempotency-key': key }, payload: body.payload });
+  };
+  const original = 'phone\n+14155550701\n';
+  const sameSize = 'phone\n+14155550702\n';
+  t.equal(Buffer.byteLength(original), Buffer.byteLength(sameSize), 'two files of one size');
+  const first = await send(original);
+  t.equal(first.statusCode, 202);
+  const chunks = async () => (await db.admin.query('select count(*)::int as n from app.contact_import_chunks where shop_id = $1', [shop.shopId])).rows[0].n;
+  const jobs = async () => (await db.admin.query(`select count(*)::int as n from graphile_worker._private_jobs where key like $1`, [`${shop.shopId}:import:%`])).rows[0].n;
+  const before = { imports: await importCount(shop.shopId), chunks: await chunks(), jobs: await jobs() };
+
+  const other = await send(sameSize);
+  t.equal(other.statusCode, 422, 'another file of the same size under the key: 422');
+  t.equal(other.json().error.code, 'IDEMPOTENCY_KEY_REUSED');
+  const otherFields = await send(original, { consent: 'subscribed' });
+  t.equal(otherFields.statusCode, 422, 'the same file with other fields: 422');
+  t.same({ imports: await importCount(shop.shopId), chunks: await chunks(), jobs: await jobs() }, before, 'the refused uploads were rolled back: no import, chunk or job left');
+
+  const replay = await send(original);
+  t.equal(replay.statusCode, 202);
+  t.equal(replay.headers['idempotent-replayed'], 'true');
+  t.equal(replay.body, first.body, 'the stored response, byte for byte');
+  t.same({ imports: await importCount(shop.shopId), chunks: await chunks(), jobs: await jobs() }, before, 'the replay stored nothing either');
+
+  await processImport(db.workerDb, shop.shopId, first.json().id);
+  const phones = (await app.inject({ url: '/api/v1/contacts', headers: shop.headers })).json().items.map((c: { phone: string }) => c.phone);
+  t.same(phones, ['+14155550701'], "only the first file's contacts were imported");
+});

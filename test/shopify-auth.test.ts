@@ -216,3 +216,13 @@ t.test('without a configured Shopify app the routes answer 503', async (t) => {
   t.equal((await bare.app.inject({ url: `/api/v1/shopify/install?shop=${newShop()}` })).statusCode, 503);
   t.equal((await bare.app.inject({ method: 'POST', url: '/api/v1/auth/shopify/session', payload: { sessionToken: 'a.b.c' } })).statusCode, 503);
 });
+
+t.test('the per-IP install limit groups IPv6 by /64: rotating the low 64 bits gives no fresh attempts', async (t) => {
+  const inSlash64 = () => `2001:db8:30:1:${Array.from({ length: 4 }, () => Math.floor(Math.random() * 0x10000).toString(16)).join(':')}`;
+  const codes: number[] = [];
+  for (let i = 0; i < 31; i++) codes.push((await app.inject({ url: `/api/v1/shopify/install?shop=${newShop()}`, remoteAddress: inSlash64() })).statusCode);
+  t.same(codes.slice(0, 30), Array(30).fill(302), '30 installs within the window');
+  t.equal(codes[30], 429, 'the 31st, from yet another address of the /64, is refused');
+  const elsewhere = await app.inject({ url: `/api/v1/shopify/install?shop=${newShop()}`, remoteAddress: '2001:db8:30:2::1' });
+  t.equal(elsewhere.statusCode, 302, 'another /64 has its own budget');
+});

@@ -1,5 +1,8 @@
 // One error envelope for every response: {"error": {code, message, requestId, details?}}.
 // Fastify's default handler echoes error.message (which can hold SQL), so it is replaced.
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/app-error.js';
@@ -18,6 +21,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; mess
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'BAD_REQUEST', message: 'Body cannot be empty when content-type is application/json' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' },
   FST_ERR_BAD_URL: { status: 400, code: 'BAD_REQUEST', message: 'Malformed URL' },
+  // 414 as Fastify has it: the URL, not the resource, is the problem. The URL is not echoed.
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG', message: 'A path parameter is too long' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST', message: 'Bad request' },
   FST_ERR_NOT_FOUND: { status: 404, code: 'NOT_FOUND', message: 'Route not found' },
   FST_CSRF_MISSING_SECRET: { status: 403, code: 'CSRF_INVALID', message: 'Missing or invalid CSRF token' },
@@ -58,6 +63,42 @@ export function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
   const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: String(request.id) } };
   if (error.details !== undefined) body.error.details = error.details;
   return body;
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request took too long to arrive' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', message: 'Request headers are too large' },
+};
+
+/**
+ * Node's 'clientError' (a request timed out or could not be parsed, before any route runs):
+ * Fastify's default answers in its own shape, so answer in the envelope with a request id.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, code: 'BAD_REQUEST', message: 'Malformed request' };
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code: known.code, message: known.message, requestId } });
+  // As Node's own handler: no status line once a response has started on this socket.
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
+    socket.write(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/**
+ * Errors Fastify raises before a route is found (a malformed URL, a path parameter over
+ * maxParamLength): no hook runs for them, and Fastify's own body echoes the URL. Answered
+ * in the envelope, with the request id the hooks would have set.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = toAppError(error);
+  request.log.info({ code: appError.code, status: appError.statusCode }, 'request refused');
+  void reply.code(appError.statusCode).header('X-Request-Id', request.id).send(errorBody(request, appError));
 }
 
 export default fp(

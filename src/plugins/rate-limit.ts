@@ -20,6 +20,13 @@ declare module 'fastify' {
     /** Set by authentication: the shop whose budget this request spends. */
     rateLimitShopId?: string;
   }
+  interface FastifyInstance {
+    /**
+     * Counts a webhook request that failed its signature check against its source address;
+     * returns Retry-After seconds once the address is over its budget, else null.
+     */
+    webhookSignatureFailure(request: FastifyRequest): Promise<number | null>;
+  }
 }
 
 declare module '@fastify/rate-limit' {
@@ -39,6 +46,9 @@ export interface RateLimitPluginOptions {
   windowMs: number;
   /** Requests per window per IP on this instance before the database is even asked. */
   prefilterMax: number;
+  /** Webhook signature failures per address and window before 429. */
+  webhookFailureMax: number;
+  webhookFailureWindowMs: number;
   metrics: Metrics;
 }
 
@@ -57,14 +67,33 @@ function isExempt(request: FastifyRequest): boolean {
   return url !== undefined && EXEMPT_ROUTES.has(url);
 }
 
+/**
+ * Routes that opt out of rate limiting (config.rateLimit: false: the signed webhooks) skip
+ * the prefilter too: a valid signed request is never limited, whatever else the address
+ * sends. Their failures are limited instead (webhookSignatureFailure), with a prefilter of
+ * their own in front of the database.
+ */
+function optsOut(request: FastifyRequest): boolean {
+  return request.routeOptions.config?.rateLimit === false;
+}
+
 /** The client address, IPv6 grouped by /64 (one subscriber usually holds a whole /64). */
 function clientAddress(request: FastifyRequest): string {
   return normalizeIP(request.ip);
 }
 
+/**
+ * keyGenerator for a route's own per-address limit (login, signup, the Shopify install).
+ * The raw request.ip would give an IPv6 client 2^64 fresh budgets, one per address it can
+ * pick within its /64; this groups them like every other per-IP count.
+ */
+export function byClientAddress(request: FastifyRequest): string {
+  return `ip:${clientAddress(request)}`;
+}
+
 /** The default key: the authenticated shop, else the client address. */
 export function rateLimitKey(request: FastifyRequest): string {
-  return request.rateLimitShopId ? `shop:${request.rateLimitShopId}` : `ip:${clientAddress(request)}`;
+  return request.rateLimitShopId ? `shop:${request.rateLimitShopId}` : byClientAddress(request);
 }
 
 /** The stored key: namespaced per limiter, hashed when it would not fit the column. */
@@ -104,6 +133,18 @@ function routeNamespace(params: ChildParams): string {
   return `route:${[...new Set(methods)].sort().join(',')} ${info.url}`;
 }
 
+/** One hit on a shared fixed-window counter: the count so far and the milliseconds left. */
+async function countHit(db: Db, key: string, windowMs: number): Promise<{ current: number; ttl: number }> {
+  // The time left is computed by the database, whose clock set expires_at.
+  const { rows } = await sql<HitRow>`
+    select r.hits, greatest(0, ceil(extract(epoch from r.expires_at - now()) * 1000))::integer as ttl_ms
+    from app_private.rate_limit_hit(${key}::text, ${windowMs}::integer) r
+  `.execute(db);
+  const row = rows[0];
+  if (!row) throw new Error('app_private.rate_limit_hit returned no row');
+  return { current: row.hits, ttl: row.ttl_ms };
+}
+
 /**
  * @fastify/rate-limit store on app_private.rate_limit_hit: a fixed window per key, one
  * statement per hit, no transaction and no tenant context (the keys are not tenant data).
@@ -141,15 +182,8 @@ export class PostgresRateLimitStore implements FastifyRateLimitStore {
     );
   }
 
-  private async hit(key: string, windowMs: number): Promise<{ current: number; ttl: number }> {
-    // The time left is computed by the database, whose clock set expires_at.
-    const { rows } = await sql<HitRow>`
-      select r.hits, greatest(0, ceil(extract(epoch from r.expires_at - now()) * 1000))::integer as ttl_ms
-      from app_private.rate_limit_hit(${storageKey(this.namespace, key)}::text, ${windowMs}::integer) r
-    `.execute(this.context.db);
-    const row = rows[0];
-    if (!row) throw new Error('app_private.rate_limit_hit returned no row');
-    return { current: row.hits, ttl: row.ttl_ms };
+  private hit(key: string, windowMs: number): Promise<{ current: number; ttl: number }> {
+    return countHit(this.context.db, storageKey(this.namespace, key), windowMs);
   }
 
   child(routeOptions: RouteOptions & { path: string; prefix: string }): FastifyRateLimitStore {
@@ -190,11 +224,33 @@ export default fp<RateLimitPluginOptions>(
     // Registered before @fastify/rate-limit, and app-level: runs before its route hooks.
     const overPrefilter = createPrefilter(opts.prefilterMax, opts.windowMs);
     app.addHook('onRequest', async (request) => {
-      if (isExempt(request)) return;
+      if (isExempt(request) || optsOut(request)) return;
       const retryAfter = overPrefilter(clientAddress(request));
       if (retryAfter === null) return;
       metrics.rateLimitRefusals.inc({ scope: 'prefilter' });
       throw tooManyRequests(retryAfter);
+    });
+
+    // Signature failures: counted per address in memory first (a flood of bad signatures
+    // costs no database statement past the budget), then in the shared store, so the
+    // budget holds across instances. A store outage fails open: the request is still a 401.
+    const overLocalFailureBudget = createPrefilter(opts.webhookFailureMax, opts.webhookFailureWindowMs);
+    app.decorate('webhookSignatureFailure', async (request: FastifyRequest): Promise<number | null> => {
+      const address = byClientAddress(request);
+      const local = overLocalFailureBudget(address);
+      if (local !== null) {
+        metrics.rateLimitRefusals.inc({ scope: 'webhook-signature' });
+        return local;
+      }
+      try {
+        const { current, ttl } = await countHit(opts.db, storageKey('webhook-signature-failures', address), opts.webhookFailureWindowMs);
+        if (current <= opts.webhookFailureMax) return null;
+        metrics.rateLimitRefusals.inc({ scope: 'webhook-signature' });
+        return Math.max(1, Math.ceil(ttl / 1000));
+      } catch (error) {
+        context.warn(error, 'webhook-signature-failures', false);
+        return null;
+      }
     });
 
     let lastWarning = 0;

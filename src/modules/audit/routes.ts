@@ -1,12 +1,14 @@
 // GET /api/v1/audit-events: the shop's audit log, for owners and admins.
+// GET /api/v1/me/security-events: the signed-in user's own account events, for everyone.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
-import { readInShop } from '../../db/with-shop.js';
+import { readInShop, withUser } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { afterCreatedAtId, decodeCursor, encodeCursor } from '../../lib/cursor.js';
-import { authOf } from '../../plugins/auth.js';
+import { authOf, requireAuth } from '../../plugins/auth.js';
 import { requirePermission } from '../../plugins/permissions.js';
+import { listOwnSecurityEvents, SECURITY_ACTIONS } from './security-events.js';
 
 const AuditEvent = Type.Object(
   {
@@ -25,7 +27,60 @@ const AuditEvent = Type.Object(
   { additionalProperties: false },
 );
 
+const SecurityEvent = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    action: Type.Union(SECURITY_ACTIONS.map((a) => Type.Literal(a))),
+    result: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')]),
+    resourceType: Type.Union([Type.String(), Type.Null()]),
+    resourceId: Type.Union([Type.String(), Type.Null()], { description: 'The session, for session events' }),
+    userAgent: Type.Union([Type.String(), Type.Null()]),
+    metadata: Type.Record(Type.String(), Type.Unknown(), { description: 'e.g. the reason of a failure' }),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'SecurityEvent', additionalProperties: false },
+);
+
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/api/v1/me/security-events',
+    {
+      preHandler: requireAuth,
+      schema: {
+        tags: ['auth'],
+        summary: "The signed-in user's own security events, newest first: failed sign-ins, lockouts, refresh-token reuse, session revocations",
+        security: [{ bearerAuth: [] }],
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(SecurityEvent), nextCursor: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }) },
+      },
+    },
+    async (request) => {
+      const { userId } = authOf(request);
+      const { limit, cursor } = request.query;
+      const after = cursor ? (decodeCursor(cursor, ['string', 'string']) as [string, string]) : null;
+      // The user's context only: these rows belong to the account, not to the current shop.
+      const rows = await withUser(app.db, userId, (tx) => listOwnSecurityEvents(tx, userId, { limit, after }));
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((e) => ({
+          id: e.id,
+          action: e.action as (typeof SECURITY_ACTIONS)[number],
+          result: e.result as 'success' | 'failure' | 'denied',
+          resourceType: e.resource_type,
+          resourceId: e.resource_id,
+          userAgent: e.user_agent,
+          metadata: (e.metadata ?? {}) as Record<string, unknown>,
+          createdAt: new Date(e.created_at).toISOString(),
+        })),
+        nextCursor: rows.length > limit && last ? encodeCursor([last.created_at_text, last.id]) : null,
+      };
+    },
+  );
+
   app.get(
     '/api/v1/audit-events',
     {

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
 import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
+import { byClientAddress } from '../../plugins/rate-limit.js';
 import { readInShop, withShop } from '../../db/with-shop.js';
 import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type IssuedSession } from './service.js';
 import { clientInfo } from '../audit/service.js';
@@ -22,8 +23,6 @@ const Shop = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.Strin
 const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String(), details: Type.Optional(Type.Unknown()) }),
 });
-
-const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app;
@@ -54,7 +53,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/v1/auth/signup',
     {
-      config: { rateLimit: { max: 3, timeWindow: '1 hour', keyGenerator: byIp, failClosed: true } },
+      config: { rateLimit: { max: 3, timeWindow: '1 hour', keyGenerator: byClientAddress, failClosed: true } },
       schema: {
         tags: ['auth'],
         summary: 'Create a user, their first shop and an owner membership',
@@ -76,7 +75,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/v1/auth/login',
     {
-      config: { rateLimit: { max: 5, timeWindow: '15 minutes', keyGenerator: byIp, failClosed: true } },
+      config: { rateLimit: { max: 5, timeWindow: '15 minutes', keyGenerator: byClientAddress, failClosed: true } },
       schema: {
         tags: ['auth'],
         summary: 'Sign in with e-mail and password; sets the refresh cookie',
@@ -107,7 +106,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/v1/auth/shopify/session',
     {
-      config: { rateLimit: { max: 60, timeWindow: '1 minute', keyGenerator: byIp } },
+      config: { rateLimit: { max: 60, timeWindow: '1 minute', keyGenerator: byClientAddress } },
       schema: {
         tags: ['auth'],
         summary: 'Exchange a Shopify session token (App Bridge) for Pigeon tokens',
@@ -133,7 +132,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/v1/auth/refresh',
     {
-      config: { rateLimit: { max: 30, timeWindow: '1 minute', keyGenerator: byIp } },
+      config: { rateLimit: { max: 30, timeWindow: '1 minute', keyGenerator: byClientAddress } },
       schema: {
         tags: ['auth'],
         summary: 'Rotate the refresh cookie and get a new access token',

@@ -8,9 +8,11 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
 import { csvLine } from '../../lib/csv-safe.js';
 import { authOf, requireAuth } from '../../plugins/auth.js';
+import { claimUploadIdempotencyKey, IdempotentReplay, sendReplay } from '../../plugins/idempotency.js';
 import { requirePermission } from '../../plugins/permissions.js';
 import { FIELDS, type Field } from './columns.js';
 import { listRowErrors } from './errors.js';
+import { multipartClientError } from './multipart-error.js';
 import { receiveUpload } from './upload.js';
 import type { ConsentState } from '../../db/database.js';
 
@@ -35,6 +37,24 @@ const ImportView = Type.Object(
 );
 const CONSENTS = new Set(['subscribed', 'unsubscribed', 'never']);
 
+function parseMapping(value: string): Partial<Record<Field, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new AppError(400, 'INVALID_MAPPING', 'mapping must be a JSON object', { field: 'mapping' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.entries(parsed).every(([k, v]) => (FIELDS as readonly string[]).includes(k) && typeof v === 'string')) {
+    throw new AppError(400, 'INVALID_MAPPING', `mapping keys must be among ${FIELDS.join(', ')} and values header names`, { field: 'mapping' });
+  }
+  return parsed as Partial<Record<Field, string>>;
+}
+
+function parseConsent(value: string): ConsentState {
+  if (!CONSENTS.has(value)) throw new AppError(400, 'INVALID_CONSENT', 'consent must be subscribed, unsubscribed or never', { field: 'consent' });
+  return value as ConsentState;
+}
+
 export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { importMaxBytes, importMaxRows } = app.config;
   // Few parts, one file: a request cannot make the parser do much before it is refused.
@@ -58,36 +78,43 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { shopId, userId } = authOf(request);
       if (!request.isMultipart()) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data');
-      let mapping: Partial<Record<Field, string>> = {};
-      let consent: ConsentState = 'never';
-      let result: { importId: string; bytes: number; rows: number } | null = null;
       // Fields must come before the file part; the file is streamed as it arrives.
-      for await (const part of request.parts()) {
-        if (part.type === 'field') {
-          if (result) throw new AppError(400, 'INVALID_MULTIPART', 'Fields must come before the file');
-          const value = String(part.value);
-          if (part.fieldname === 'mapping') {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(value);
-            } catch {
-              throw new AppError(400, 'INVALID_MAPPING', 'mapping must be a JSON object', { field: 'mapping' });
-            }
-            if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.entries(parsed).every(([k, v]) => (FIELDS as readonly string[]).includes(k) && typeof v === 'string')) {
-              throw new AppError(400, 'INVALID_MAPPING', `mapping keys must be among ${FIELDS.join(', ')} and values header names`, { field: 'mapping' });
-            }
-            mapping = parsed as Partial<Record<Field, string>>;
-          } else if (part.fieldname === 'consent') {
-            if (!CONSENTS.has(value)) throw new AppError(400, 'INVALID_CONSENT', 'consent must be subscribed, unsubscribed or never', { field: 'consent' });
-            consent = value as ConsentState;
-          } else {
-            throw new AppError(400, 'UNKNOWN_FIELD', `Unknown field ${part.fieldname.slice(0, 40)}`);
+      const readParts = async () => {
+        let mapping: Partial<Record<Field, string>> = {};
+        let consent: ConsentState = 'never';
+        let received: { importId: string; bytes: number; rows: number } | null = null;
+        for await (const part of request.parts()) {
+          if (part.type === 'field') {
+            if (received) throw new AppError(400, 'INVALID_MULTIPART', 'Fields must come before the file');
+            const value = String(part.value);
+            if (part.fieldname === 'mapping') mapping = parseMapping(value);
+            else if (part.fieldname === 'consent') consent = parseConsent(value);
+            else throw new AppError(400, 'UNKNOWN_FIELD', `Unknown field ${part.fieldname.slice(0, 40)}`);
+            continue;
           }
-          continue;
+          if (received) throw new AppError(400, 'INVALID_MULTIPART', 'Send exactly one file');
+          const importId = randomUUID();
+          const upload = { file: part.file, fileName: part.filename, mapping, defaultConsent: consent, userId };
+          received = await withShop(
+            app.db,
+            shopId,
+            async (tx) => {
+              const stored = await receiveUpload(tx, shopId, importId, upload, { maxBytes: importMaxBytes, maxRows: importMaxRows });
+              // Last in the transaction: a refused key rolls the upload and its job back.
+              await claimUploadIdempotencyKey(tx, request, { fields: { mapping, consent }, sha256: stored.sha256 });
+              return stored;
+            },
+            userId,
+          );
         }
-        if (result) throw new AppError(400, 'INVALID_MULTIPART', 'Send exactly one file');
-        const importId = randomUUID();
-        result = await withShop(app.db, shopId, (tx) => receiveUpload(tx, shopId, importId, { file: part.file, fileName: part.filename, mapping, defaultConsent: consent, userId }, { maxBytes: importMaxBytes, maxRows: importMaxRows }), userId);
+        return received;
+      };
+      let result: Awaited<ReturnType<typeof readParts>>;
+      try {
+        result = await readParts();
+      } catch (error) {
+        if (error instanceof IdempotentReplay) return sendReplay(reply, error.stored);
+        throw multipartClientError(error) ?? error;
       }
       if (!result) throw new AppError(400, 'NO_FILE', 'The request has no file part', { field: 'file' });
       return reply.code(202).send({ id: result.importId, status: 'queued', rows: result.rows, bytes: result.bytes });

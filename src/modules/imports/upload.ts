@@ -2,6 +2,7 @@
 // checked on the way (size, line count, NUL bytes, UTF-8, a header with a phone column),
 // then the import row and its job. Any refusal throws and the transaction rolls back:
 // nothing half-done. The client's file name is kept for display only, never as a path.
+import { createHash } from 'node:crypto';
 import Papa from 'papaparse';
 import type { Readable } from 'node:stream';
 import { addJob } from '../../db/add-job.js';
@@ -42,6 +43,8 @@ export async function receiveUpload(tx: Tx, shopId: string, importId: string, in
     .execute();
 
   const decoder = new TextDecoder('utf-8', { fatal: true });
+  // The file's identity for Idempotency-Key: its bytes, not its length (two files of one size differ).
+  const sha256 = createHash('sha256');
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let seq = 0;
@@ -61,6 +64,7 @@ export async function receiveUpload(tx: Tx, shopId: string, importId: string, in
   try {
     for await (const chunk of input.file as AsyncIterable<Buffer>) {
       bytes += chunk.length;
+      sha256.update(chunk);
       if (bytes > limits.maxBytes) throw new AppError(413, 'FILE_TOO_LARGE', `The file is larger than ${limits.maxBytes} bytes`);
       if (chunk.includes(0)) throw new AppError(400, 'BINARY_FILE', 'The file is not text (it contains NUL bytes)');
       let text: string;
@@ -109,5 +113,5 @@ export async function receiveUpload(tx: Tx, shopId: string, importId: string, in
   // one audience would contend for the same contacts' locks, and the worker's memory per
   // import (its duplicate set grows with the file) is then bounded by its concurrency.
   await addJob(tx, 'contact_import', { shopId, importId }, { jobKey: `import:${importId}`, queueName: 'contact-imports', priority: 0 });
-  return { importId, bytes, rows: dataLines };
+  return { importId, bytes, rows: dataLines, sha256: sha256.digest('hex') };
 }

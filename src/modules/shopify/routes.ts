@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { byClientAddress } from '../../plugins/rate-limit.js';
 import type { QueryParams } from '../../lib/shopify-hmac.js';
 import { clientInfo } from '../audit/service.js';
 import { shopAdminUrl } from '../../providers/shopify.js';
@@ -24,12 +25,11 @@ const ErrorResponse = Type.Object({
 export const shopifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app;
   const secureCookie = config.nodeEnv !== 'development';
-  const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
 
   app.get(
     '/api/v1/shopify/install',
     {
-      config: { rateLimit: { max: 30, timeWindow: '15 minutes', keyGenerator: byIp } },
+      config: { rateLimit: { max: 30, timeWindow: '15 minutes', keyGenerator: byClientAddress } },
       schema: {
         tags: ['shopify'],
         summary: 'Start the OAuth install: redirects to Shopify with a fresh single-use state',
@@ -56,7 +56,7 @@ export const shopifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     CALLBACK_PATH,
     {
-      config: { rateLimit: { max: 30, timeWindow: '15 minutes', keyGenerator: byIp } },
+      config: { rateLimit: { max: 30, timeWindow: '15 minutes', keyGenerator: byClientAddress } },
       schema: {
         tags: ['shopify'],
         summary: 'Finish the OAuth install (HMAC, shop and state checked first); creates the shop',

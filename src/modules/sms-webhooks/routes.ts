@@ -1,7 +1,8 @@
 // POST /webhooks/sms/status and /webhooks/sms/inbound. The signature covers the raw body,
 // so this plugin keeps JSON bodies as bytes (its own content-type parser, encapsulated:
 // no other route is affected) and parses them only after the signature and timestamp
-// have passed. Bad or missing signature, or a stale timestamp: 401, nothing changes. A
+// have passed. Bad or missing signature, or a stale timestamp: 401, nothing changes, and
+// past WEBHOOK_SIGNATURE_FAILURE_MAX such failures from one address in the window: 429. A
 // replayed event: 200, nothing changes.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -37,15 +38,22 @@ const signatureHeaders = {
 };
 
 export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
+  // Replaces (in this plugin only) the app's depth-checked JSON parser: these bodies stay bytes.
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
 
-  function verified<S extends TSchema>(request: FastifyRequest, schema: S): Static<S> {
+  async function verified<S extends TSchema>(request: FastifyRequest, schema: S): Promise<Static<S>> {
     const secret = app.config.smsWebhookSecret;
     if (!secret) throw new AppError(503, 'SMS_NOT_CONFIGURED', 'This server has no SMS provider configured');
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const result = verifySmsWebhook(raw, request.headers, secret);
     if (result !== 'ok') {
       app.metrics.webhookSignatureFailures.inc({ source: 'sms' });
+      // Only failures count against the address: its valid signed requests are never limited.
+      const retryAfter = await app.webhookSignatureFailure(request);
+      if (retryAfter !== null) {
+        throw new AppError(429, 'RATE_LIMITED', 'Too many webhook requests with a bad signature', undefined, { 'Retry-After': String(retryAfter) });
+      }
       request.log.warn({ reason: result }, 'sms webhook refused');
       throw new AppError(401, 'INVALID_SIGNATURE', 'The webhook signature is missing, invalid or stale');
     }
@@ -62,7 +70,8 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
     return body;
   }
 
-  const common = { config: { rateLimit: false as const } };
+  // rawBody: the body is bytes until the signature passes (no no-body schema for these routes).
+  const common = { config: { rateLimit: false as const, rawBody: true } };
 
   app.post(
     '/webhooks/sms/status',
@@ -71,7 +80,7 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
       schema: { tags: ['webhooks'], summary: 'Delivery reports from the SMS provider', headers: signatureHeaders, response: { 200: Ack } },
     },
     async (request) => {
-      const report = verified(request, StatusBody);
+      const report = await verified(request, StatusBody);
       const outcome = await applyDeliveryReport(app.db, report);
       return { received: true, duplicate: outcome === 'duplicate' };
     },
@@ -84,7 +93,7 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
       schema: { tags: ['webhooks'], summary: 'Inbound messages (STOP/START/HELP …) from the SMS provider', headers: signatureHeaders, response: { 200: Ack } },
     },
     async (request) => {
-      const inbound = verified(request, InboundBody);
+      const inbound = await verified(request, InboundBody);
       const outcome = await applyInboundMessage(app.db, inbound);
       if (outcome === 'unrouted') {
         app.metrics.inboundUnrouted.inc();
