@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { ConsentSource, ConsentState } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
+import type { BrokenLink, ConsentVerification } from './schemas.js';
 
 export interface LinkContent {
   shopId: string;
@@ -88,18 +89,6 @@ interface ChainRow {
   contact_state: ConsentState | null;
 }
 
-export interface BrokenLink {
-  contactId: string;
-  seq: number | null;
-  reason: string;
-}
-
-export interface VerifyReport {
-  ok: boolean;
-  contacts: number;
-  events: number;
-  firstBroken: BrokenLink | null;
-}
 
 /**
  * Walks every chain of the shop in (contact, seq) order, in pages (never the whole table
@@ -108,8 +97,8 @@ export interface VerifyReport {
  * matches its digest, a contact whose current state is not its chain's last state (a
  * deleted tail), or a link whose contact is not one of the shop's.
  */
-export async function verifyShopChains(tx: Tx, shopId: string, pageSize = 5000): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: true, contacts: 0, events: 0, firstBroken: null };
+export async function verifyShopChains(tx: Tx, shopId: string, pageSize = 5000): Promise<ConsentVerification> {
+  const report: ConsentVerification = { ok: true, contacts: 0, events: 0, firstBroken: null };
   let after: { contactId: string; seq: number } | null = null;
   let current: { contactId: string; seq: number; hash: Buffer; state: ConsentState; contactState: ConsentState } | null = null;
   const fail = (broken: BrokenLink) => ({ ...report, ok: false, firstBroken: broken });

@@ -5,9 +5,17 @@
 import { sql } from 'kysely';
 import type { ConsentSource, ConsentState } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
+import type { Actor } from '../../lib/actor.js';
 import { genesisHash, linkHash, newSalt, piiDigest } from './consent-chain.js';
+import { getContact, notFound } from './contact-row.js';
+import type { ConsentEvent } from './schemas.js';
 
 export type ConsentActor = { kind: 'user'; id: string } | { kind: 'system' } | { kind: 'contact' } | { kind: 'shopify' };
+
+/** Who a link names when an operation's actor changes consent: the user, or the system for a job. */
+export function consentActorOf(actor: Actor): ConsentActor {
+  return actor.userId ? { kind: 'user', id: actor.userId } : { kind: 'system' };
+}
 
 export interface ConsentChange {
   shopId: string;
@@ -114,19 +122,7 @@ export async function recordConsentChange(tx: Tx, change: ConsentChange): Promis
   return 'changed';
 }
 
-export interface ConsentEventView {
-  seq: number;
-  state: ConsentState;
-  previousState: ConsentState | null;
-  source: ConsentSource;
-  actor: { kind: string; id: string | null };
-  occurredAt: string;
-  hash: string;
-  prevHash: string;
-  redacted: boolean;
-}
-
-export async function consentHistory(tx: Tx, shopId: string, contactId: string): Promise<ConsentEventView[]> {
+export async function consentHistory(tx: Tx, shopId: string, contactId: string): Promise<ConsentEvent[]> {
   const rows = await tx
     .selectFrom('app.consent_events')
     .selectAll()
@@ -145,6 +141,12 @@ export async function consentHistory(tx: Tx, shopId: string, contactId: string):
     prevHash: r.prev_hash.toString('hex'),
     redacted: r.pii_salt === null,
   }));
+}
+
+/** A live contact's consent history; a deleted or unknown contact is 404 (its links stay, redacted). */
+export async function consentHistoryOfContact(tx: Tx, shopId: string, contactId: string): Promise<ConsentEvent[]> {
+  if (!(await getContact(tx, shopId, contactId))) throw notFound();
+  return consentHistory(tx, shopId, contactId);
 }
 
 /** Removes the consent evidence's PII (phone and salt); the chain stays valid. */

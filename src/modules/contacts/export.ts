@@ -1,16 +1,29 @@
-// CSV export: pages of live contacts by key, streamed as they are read (never the whole
-// result in memory), every cell neutralised against formula injection.
+// Workflow: the CSV export takes the pool, one read transaction per page, so a large
+// audience streams as it is read (never the whole result in memory, no transaction held
+// open while a slow client downloads); every cell is neutralised against formula injection.
 import { sql, type SqlBool } from 'kysely';
-import type { ConsentState } from '../../db/database.js';
 import type { Db } from '../../db/kysely.js';
-import { readInShop } from '../../db/with-shop.js';
+import { readInShop, withShop } from '../../db/with-shop.js';
+import type { Actor } from '../../lib/actor.js';
 import { csvLine } from '../../lib/csv-safe.js';
 import { afterCreatedAtId } from '../../lib/cursor.js';
+import { audit } from '../audit/service.js';
+import type { ContactExportQuery } from './schemas.js';
 
 export const EXPORT_PAGE = 5000;
 const HEADER = ['id', 'phone', 'email', 'first_name', 'last_name', 'tags', 'consent', 'time_zone', 'country', 'created_at'];
 
-export async function* exportContacts(db: Db, shopId: string, userId: string, filters: { consent?: ConsentState | undefined; tag?: string | undefined }, pageSize = EXPORT_PAGE): AsyncGenerator<string> {
+/**
+ * Records the export in the audit log (committed before the first byte: a download cut
+ * short is still recorded) and returns the CSV as it will be read.
+ */
+export async function exportContacts(db: Db, actor: Actor, filters: ContactExportQuery, pageSize = EXPORT_PAGE): Promise<AsyncGenerator<string>> {
+  await withShop(db, actor.shopId, (tx) => audit(tx, actor, { action: 'contact.export', resourceType: 'contact', result: 'success', metadata: { filters } }), actor.userId ?? undefined);
+  return csvPages(db, actor, filters, pageSize);
+}
+
+async function* csvPages(db: Db, actor: Actor, filters: ContactExportQuery, pageSize: number): AsyncGenerator<string> {
+  const shopId = actor.shopId;
   yield csvLine(HEADER);
   let after: [string, string] | null = null;
   for (;;) {
@@ -33,7 +46,7 @@ export async function* exportContacts(db: Db, shopId: string, userId: string, fi
         if (cursor) query = query.where(afterCreatedAtId(cursor, '>'));
         return query.execute();
       },
-      userId,
+      actor.userId ?? undefined,
     );
     if (rows.length === 0) return;
     yield rows

@@ -1,25 +1,23 @@
 // Staff invitations. An admin invites an e-mail address with a role; the invitee accepts
 // signed in as the account with that address (signing up first if they have none). The
 // answer to an invitation never depends on whether the address has an account, so the
-// staff screen cannot be used to find out who uses Pigeon.
+// staff screen cannot be used to find out who uses Pigeon. Each change writes its own
+// audit row. Acceptance by token is a workflow over the pool: the token names its shop only
+// once it has been looked up outside any shop.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { MemberRole } from '../../db/database.js';
-import type { Tx } from '../../db/with-shop.js';
+import type { Db } from '../../db/kysely.js';
+import { withShop, withUser, type Tx } from '../../db/with-shop.js';
+import type { Actor } from '../../lib/actor.js';
 import { AppError } from '../../lib/app-error.js';
 import { encrypt, type KeyRing } from '../../lib/key-ring.js';
 import { tokenHash } from '../../lib/keyed-hash.js';
+import { audit } from '../audit/service.js';
+import { normalizeEmail } from '../auth/service.js';
+import type { AcceptedInvitation, Invitation, InvitationInput, MemberRole } from './schemas.js';
+import type { StaffActor } from './service.js';
 
 export const INVITATION_TTL_SECONDS = 7 * 86400;
-
-export interface InvitationView {
-  id: string;
-  email: string;
-  role: MemberRole;
-  createdAt: string;
-  expiresAt: string;
-  status: 'pending' | 'accepted' | 'revoked' | 'expired';
-}
 
 // The AAD binds the ciphertext to its row: copied into another invitation it fails.
 const tokenAad = (shopId: string, invitationId: string) => `app.member_invitations.token:${shopId}:${invitationId}`;
@@ -34,7 +32,7 @@ type InvitationRow = {
   revoked_at: Date | null;
 };
 
-function view(row: InvitationRow): InvitationView {
+function view(row: InvitationRow): Invitation {
   const expiresAt = new Date(row.expires_at);
   const status = row.accepted_at ? 'accepted' : row.revoked_at ? 'revoked' : expiresAt.getTime() <= Date.now() ? 'expired' : 'pending';
   return { id: row.id, email: row.email, role: row.role, createdAt: new Date(row.created_at).toISOString(), expiresAt: expiresAt.toISOString(), status };
@@ -47,25 +45,23 @@ const columns = ['id', 'email', 'role', 'created_at', 'expires_at', 'accepted_at
  * invite owners. The raw token is returned for the caller's tests and never to the HTTP
  * client: it reaches the invitee through the mailer, which reads the encrypted copy.
  */
-export async function createInvitation(
-  tx: Tx,
-  ring: KeyRing,
-  input: { shopId: string; actorUserId: string; actorRole: MemberRole; email: string; role: MemberRole },
-): Promise<{ invitation: InvitationView; token: string }> {
-  if (input.role === 'owner' && input.actorRole !== 'owner') throw new AppError(403, 'FORBIDDEN', 'Only an owner can invite an owner');
+export async function createInvitation(tx: Tx, actor: StaffActor, ring: KeyRing, input: InvitationInput): Promise<{ invitation: Invitation; token: string }> {
+  const shopId = actor.shopId;
+  const email = normalizeEmail(input.email);
+  if (input.role === 'owner' && actor.role !== 'owner') throw new AppError(403, 'FORBIDDEN', 'Only an owner can invite an owner');
   const member = await tx
     .selectFrom('app.memberships as m')
     .innerJoin('app.users as u', 'u.id', 'm.user_id')
     .select('m.user_id')
-    .where('m.shop_id', '=', input.shopId)
-    .where(sql<boolean>`u.email = ${input.email}::citext`)
+    .where('m.shop_id', '=', shopId)
+    .where(sql<boolean>`u.email = ${email}::citext`)
     .executeTakeFirst();
   if (member) throw new AppError(409, 'ALREADY_MEMBER', 'This address already belongs to a member of the shop');
   await tx
     .updateTable('app.member_invitations')
     .set({ revoked_at: new Date() })
-    .where('shop_id', '=', input.shopId)
-    .where(sql<boolean>`email = ${input.email}::citext`)
+    .where('shop_id', '=', shopId)
+    .where(sql<boolean>`email = ${email}::citext`)
     .where('accepted_at', 'is', null)
     .where('revoked_at', 'is', null)
     .execute();
@@ -74,21 +70,22 @@ export async function createInvitation(
   const row = await tx
     .insertInto('app.member_invitations')
     .values({
-      shop_id: input.shopId,
+      shop_id: shopId,
       id,
-      email: input.email,
+      email,
       role: input.role,
       token_hash: tokenHash(token),
-      token_ciphertext: encrypt(ring, token, tokenAad(input.shopId, id)),
-      invited_by: input.actorUserId,
+      token_ciphertext: encrypt(ring, token, tokenAad(shopId, id)),
+      invited_by: actor.userId,
       expires_at: new Date(Date.now() + INVITATION_TTL_SECONDS * 1000),
     })
     .returning(columns)
     .executeTakeFirstOrThrow();
+  await audit(tx, actor, { action: 'member.invite', resourceType: 'invitation', resourceId: row.id, result: 'success', metadata: { role: input.role } });
   return { invitation: view(row), token };
 }
 
-export async function listInvitations(tx: Tx, shopId: string): Promise<InvitationView[]> {
+export async function listInvitations(tx: Tx, shopId: string): Promise<Invitation[]> {
   const rows = await tx
     .selectFrom('app.member_invitations')
     .select(columns)
@@ -101,32 +98,49 @@ export async function listInvitations(tx: Tx, shopId: string): Promise<Invitatio
   return rows.map(view);
 }
 
-/** Revokes a pending invitation; false when there is none with this id in the shop. */
-export async function revokeInvitation(tx: Tx, shopId: string, invitationId: string): Promise<boolean> {
+/** Revokes a pending invitation; one that is not pending (or another shop's) is 404. */
+export async function revokeInvitation(tx: Tx, actor: Actor, invitationId: string): Promise<void> {
   const result = await tx
     .updateTable('app.member_invitations')
     .set({ revoked_at: new Date() })
-    .where('shop_id', '=', shopId)
+    .where('shop_id', '=', actor.shopId)
     .where('id', '=', invitationId)
     .where('accepted_at', 'is', null)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  if (result.numUpdatedRows === 0n) throw new AppError(404, 'NOT_FOUND', 'Invitation not found');
+  await audit(tx, actor, { action: 'member.invitation_revoke', resourceType: 'invitation', resourceId: invitationId, result: 'success' });
 }
 
 /** Which shop and invitation a live token names, or null. Runs with no tenant set. */
-export async function invitationForToken(tx: Tx, token: string): Promise<{ shopId: string; invitationId: string } | null> {
+async function invitationForToken(tx: Tx, token: string): Promise<{ shopId: string; invitationId: string } | null> {
   const { rows } = await sql<{ shop_id: string; id: string }>`select shop_id, id from app_private.invitation_for_token(${tokenHash(token)})`.execute(tx);
   const row = rows[0];
   return row ? { shopId: row.shop_id, invitationId: row.id } : null;
 }
 
 /**
- * Accepts an invitation as userId, inside withShop(the invitation's shop, userId). Single
- * use: the invitation row is locked and marked accepted in the same transaction that adds
- * the membership. The signed-in account's address must be the invited one.
+ * Workflow: accepting an invitation by its token, as the signed-in user. Two transactions:
+ * the token is looked up as the user (it names a shop the user is not yet a member of),
+ * then the membership is added in that shop, and audited there.
  */
-export async function acceptInvitation(tx: Tx, shopId: string, invitationId: string, userId: string): Promise<{ role: MemberRole }> {
+export async function acceptInvitationByToken(db: Db, actor: Actor, token: string): Promise<AcceptedInvitation> {
+  // Only a signed-in person accepts; the system has no address to match.
+  const userId = actor.userId;
+  if (!userId) throw invalidInvitation();
+  const found = await withUser(db, userId, (tx) => invitationForToken(tx, token));
+  if (!found) throw invalidInvitation();
+  const { role } = await withShop(db, found.shopId, (tx) => acceptInvitation(tx, { ...actor, userId, shopId: found.shopId }, found.invitationId), userId);
+  return { shopId: found.shopId, role };
+}
+
+/**
+ * Accepts an invitation as the actor's user, inside withShop(the invitation's shop, user).
+ * Single use: the invitation row is locked and marked accepted in the same transaction that
+ * adds the membership. The signed-in account's address must be the invited one.
+ */
+async function acceptInvitation(tx: Tx, actor: Actor & { userId: string }, invitationId: string): Promise<{ role: MemberRole }> {
+  const { shopId, userId } = actor;
   const invitation = await tx
     .selectFrom('app.member_invitations')
     .select(['email', 'role', 'expires_at', 'accepted_at', 'revoked_at'])
@@ -155,6 +169,7 @@ export async function acceptInvitation(tx: Tx, shopId: string, invitationId: str
     .where('shop_id', '=', shopId)
     .where('id', '=', invitationId)
     .execute();
+  await audit(tx, actor, { action: 'member.add', resourceType: 'user', resourceId: userId, result: 'success', metadata: { role: invitation.role, invitationId } });
   return { role: invitation.role };
 }
 
