@@ -1,15 +1,12 @@
 // Walks a campaign's pending recipients and adds send batches (a window at a time);
 // finishes the campaign when nothing is left. See src/modules/campaigns/dispatch.ts.
 import type { Task } from 'graphile-worker';
-import { Type } from '@sinclair/typebox';
-import { parsePayload, ShopPayload, UuidString } from '../src/lib/job-payload.js';
+import { parseJob } from '../src/jobs/catalogue.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { workerDb } from '../src/worker-context.js';
 
-const Payload = Type.Composite([ShopPayload, Type.Object({ campaignId: UuidString })]);
-
 const campaign_dispatch: Task = async (payload, helpers) => {
-  const { shopId, campaignId } = parsePayload('campaign_dispatch', Payload, payload);
+  const { shopId, campaignId } = parseJob('campaign_dispatch', payload);
   const outcome = await dispatchCampaign(workerDb(), shopId, campaignId);
   helpers.logger.debug(`campaign dispatch: ${JSON.stringify(outcome)}`);
 };

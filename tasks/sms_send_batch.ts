@@ -1,12 +1,12 @@
 // Sends one batch of a campaign's recipients; a paused or unavailable provider puts the
 // job back instead of failing it. See src/modules/campaigns/send-batch-job.ts.
 import type { Task } from 'graphile-worker';
-import { parsePayload } from '../src/lib/job-payload.js';
-import { runSendBatchJob, SendBatchPayload } from '../src/modules/campaigns/send-batch-job.js';
+import { parseJob } from '../src/jobs/catalogue.js';
+import { runSendBatchJob } from '../src/modules/campaigns/send-batch-job.js';
 import { workerDb, workerMetrics, workerSettings, workerSms } from '../src/worker-context.js';
 
 const sms_send_batch: Task = async (payload, helpers) => {
-  const parsed = parsePayload('sms_send_batch', SendBatchPayload, payload);
+  const parsed = parseJob('sms_send_batch', payload);
   const settings = workerSettings();
   const outcome = await runSendBatchJob(parsed, {
     db: workerDb(),

@@ -6,13 +6,12 @@
 // When nothing is pending any more, the campaign is finished and the rest of its
 // reservation goes back to the wallet. Safe to run any number of times.
 import { sql } from 'kysely';
-import { addJob } from '../../db/add-job.js';
+import { addShopJob } from '../../jobs/catalogue.js';
 import type { Db } from '../../db/kysely.js';
 import { withShop, type Tx } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { releaseRemainingReservation } from './reservation.js';
 import { transition } from './state.js';
-import { batchJobKey, dispatchJobKey } from './job-keys.js';
 
 export const BATCH_SIZE = 500;
 // Twice the default worker concurrency: a worker that finishes a batch finds the next one
@@ -23,7 +22,7 @@ export type DispatchOutcome = { state: 'not_sending' } | { state: 'dispatching';
 
 /** Asks for a dispatch of the campaign (replacing a pending request: one is enough). */
 export async function requestDispatch(tx: Tx, shopId: string, campaignId: string, runAt?: Date): Promise<void> {
-  await addJob(tx, 'campaign_dispatch', { shopId, campaignId }, { jobKey: dispatchJobKey(campaignId), priority: 0, ...(runAt ? { runAt } : {}) });
+  await addShopJob(tx, 'campaign_dispatch', { shopId, campaignId }, runAt ? { runAt } : {});
 }
 
 export async function dispatchCampaign(db: Db, shopId: string, campaignId: string, opts: { batchSize?: number; window?: number } = {}): Promise<DispatchOutcome> {
@@ -63,7 +62,7 @@ export async function dispatchCampaign(db: Db, shopId: string, campaignId: strin
         .values({ shop_id: shopId, campaign_id: campaignId, first_recipient_id: block.first, last_recipient_id: block.last })
         .returning('id')
         .executeTakeFirstOrThrow();
-      await addJob(tx, 'sms_send_batch', { shopId, campaignId, batchId: String(batch.id) }, { jobKey: batchJobKey(campaignId, batch.id), priority: 0 });
+      await addShopJob(tx, 'sms_send_batch', { shopId, campaignId, batchId: String(batch.id) });
       cursor = block.last;
       pending++;
       added++;

@@ -1,7 +1,7 @@
 // Estimate and enqueue: who would receive a campaign and what it costs, and the enqueue
 // ("enqueue and reservation commit together") in the caller's ONE transaction.
 import { sql } from 'kysely';
-import { addJob } from '../../db/add-job.js';
+import { addShopJob } from '../../jobs/catalogue.js';
 import type { Tx } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import { AppError } from '../../lib/app-error.js';
@@ -11,7 +11,6 @@ import { activeSenderNumber } from '../sender-numbers/service.js';
 import { sendingProfile } from '../settings/service.js';
 import { applyCreditEntry } from '../wallet/service.js';
 import { getCampaign, notFound } from './drafts.js';
-import { dispatchJobKey } from './job-keys.js';
 import { MAX_SEGMENTS_PER_MESSAGE, prepareMessage, renderFor, type CampaignMessage } from './message.js';
 import { RESERVATION_TTL_HOURS } from './reservation.js';
 import type { EnqueuedCampaign, Estimate } from './schemas.js';
@@ -117,7 +116,7 @@ export async function enqueueCampaign(tx: Tx, actor: Actor, id: string): Promise
     reservation_expires_at: new Date((scheduledAt ?? now).getTime() + RESERVATION_TTL_HOURS * 3600 * 1000),
   }, ['draft']);
   if (!moved) throw new AppError(409, 'CAMPAIGN_NOT_DRAFT', 'The campaign was enqueued concurrently');
-  await addJob(tx, 'campaign_dispatch', { shopId, campaignId: id }, { jobKey: dispatchJobKey(id), ...(scheduledAt ? { runAt: scheduledAt } : {}), priority: 0 });
+  await addShopJob(tx, 'campaign_dispatch', { shopId, campaignId: id }, scheduledAt ? { runAt: scheduledAt } : {});
   await audit(tx, actor, { action: 'campaign.enqueue', resourceType: 'campaign', resourceId: id, result: 'success', metadata: { recipients: estimate.recipients, credits: estimate.credits } });
   const view = await getCampaign(tx, shopId, id);
   return { ...view!, estimate };

@@ -4,13 +4,12 @@
 // audited.
 import { sql } from 'kysely';
 import type { Db } from '../../db/kysely.js';
-import { addJob } from '../../db/add-job.js';
 import { withShop } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { requestDispatch } from './dispatch.js';
 import { releaseRemainingReservation } from './reservation.js';
 import { transition } from './state.js';
-import { batchJobKey, campaignJobKeyPrefix, dispatchJobKey } from './job-keys.js';
+import { addShopJob, campaignJobKeyPrefix, jobKey } from '../../jobs/catalogue.js';
 import { giveUpBatch } from './send-batch-job.js';
 import { releaseDeadWorkers } from '../../jobs/worker-heartbeat.js';
 
@@ -70,7 +69,7 @@ export async function reconcileCampaigns(db: Db, now = new Date(), options: { he
           report.expired++;
           report.released += released;
           await audit('campaign.reservation_expired', { creditsReleased: released });
-        } else if (!jobs.has(`${shopId}:${dispatchJobKey(id)}`)) {
+        } else if (!jobs.has(`${shopId}:${jobKey('campaign_dispatch', { shopId, campaignId: id })}`)) {
           await requestDispatch(tx, shopId, id, campaign.scheduled_at ? new Date(campaign.scheduled_at) : undefined);
           report.redispatched++;
           await audit('campaign.reconcile', { repaired: 'dispatch job missing' });
@@ -87,8 +86,8 @@ export async function reconcileCampaigns(db: Db, now = new Date(), options: { he
           .execute();
         let requeued = 0;
         for (const batch of pending) {
-          if (jobs.has(`${shopId}:${batchJobKey(id, batch.id)}`)) continue;
-          await addJob(tx, 'sms_send_batch', { shopId, campaignId: id, batchId: String(batch.id) }, { jobKey: batchJobKey(id, batch.id), priority: 0 });
+          if (jobs.has(`${shopId}:${jobKey('sms_send_batch', { shopId, campaignId: id, batchId: String(batch.id) })}`)) continue;
+          await addShopJob(tx, 'sms_send_batch', { shopId, campaignId: id, batchId: String(batch.id) });
           requeued++;
         }
         report.batchesRequeued += requeued;

@@ -14,28 +14,15 @@
 //     attempt the batch gives up.
 // Giving up resolves the batch: its unsent recipients fail with the reason, the batch is
 // done and the dispatch finishes the campaign (what was not spent goes back to the wallet).
-import { Type, type Static } from '@sinclair/typebox';
 import type { Db } from '../../db/kysely.js';
-import { addJob } from '../../db/add-job.js';
+import { addShopJob, type JobPayload } from '../../jobs/catalogue.js';
 import { withShop } from '../../db/with-shop.js';
-import { ShopPayload, UuidString } from '../../lib/job-payload.js';
 import { recordAuditEvent } from '../audit/service.js';
-import { batchJobKey } from './job-keys.js';
 import { requestDispatch } from './dispatch.js';
 import { ProviderUnavailableError, SendingPausedError, sendBatch, type BatchOutcome, type SendBatchOptions, type SmsSender } from './send.js';
 import { sql } from 'kysely';
 
-export const SendBatchPayload = Type.Composite([
-  ShopPayload,
-  Type.Object({
-    campaignId: UuidString,
-    batchId: Type.String({ pattern: '^[0-9]{1,19}$' }),
-    /** When the provider was first found unavailable for this batch (ISO time). */
-    outageSince: Type.Optional(Type.String({ maxLength: 40 })),
-    outageRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-  }),
-]);
-export type SendBatchPayload = Static<typeof SendBatchPayload>;
+export type SendBatchPayload = JobPayload<'sms_send_batch'>;
 
 /** A paused batch looks again this often. */
 export const PAUSED_RECHECK_SECONDS = 60;
@@ -71,7 +58,7 @@ export type SendBatchJobOutcome =
 /** Puts the batch's job back for later under its own key; the running job then completes. */
 async function rescheduleBatch(db: Db, payload: SendBatchPayload, runAt: Date): Promise<void> {
   await withShop(db, payload.shopId, (tx) =>
-    addJob(tx, 'sms_send_batch', payload, { jobKey: batchJobKey(payload.campaignId, payload.batchId), runAt, priority: 0 }),
+    addShopJob(tx, 'sms_send_batch', payload, { runAt }),
   );
 }
 

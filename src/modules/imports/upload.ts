@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import Papa from 'papaparse';
 import type { Readable } from 'node:stream';
-import { addJob } from '../../db/add-job.js';
+import { addShopJob } from '../../jobs/catalogue.js';
 import type { ConsentState } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
@@ -112,6 +112,6 @@ export async function receiveUpload(tx: Tx, shopId: string, importId: string, in
   // One import at a time per shop (a named queue is scoped to the shop): two imports of
   // one audience would contend for the same contacts' locks, and the worker's memory per
   // import (its duplicate set grows with the file) is then bounded by its concurrency.
-  await addJob(tx, 'contact_import', { shopId, importId }, { jobKey: `import:${importId}`, queueName: 'contact-imports', priority: 0 });
+  await addShopJob(tx, 'contact_import', { shopId, importId });
   return { importId, bytes, rows: dataLines, sha256: sha256.digest('hex') };
 }

@@ -11,7 +11,7 @@
 // belongs to no shop has fixed periods, swept by their own cron tasks: provider event ids
 // (provider_events_sweep, 30 days) and ended sessions (session_sweep, 30 days).
 import type { Db } from '../../db/kysely.js';
-import { addJob } from '../../db/add-job.js';
+import { addShopJob } from '../../jobs/catalogue.js';
 import { readInShop, withShop } from '../../db/with-shop.js';
 import { purgeAuditEventsBefore, recordAuditEvent } from '../audit/service.js';
 import { anonymiseCampaign, campaignsToAnonymise } from '../campaigns/retention.js';
@@ -20,7 +20,6 @@ import { deleteInvitationsEndedBefore } from '../members/retention.js';
 import { getShopSettings, shopIdsForMaintenance } from '../settings/service.js';
 import { deleteInboundMessagesBefore } from '../sms-webhooks/retention.js';
 
-export const MAINTENANCE_PRIORITY = 10;
 const DAY_MS = 86_400_000;
 
 /** Adds one retention job per shop; the job key makes a repeated sweep a no-op. */
@@ -28,12 +27,7 @@ export async function scheduleRetentionForAllShops(db: Db): Promise<number> {
   const shopIds = await shopIdsForMaintenance(db);
   for (const shopId of shopIds) {
     await withShop(db, shopId, (tx) =>
-      addJob(tx, 'shop_retention_apply', { shopId }, {
-        jobKey: 'shop_retention_apply', // scoped to the shop by app_private.add_job
-        jobKeyMode: 'preserve_run_at',
-        priority: MAINTENANCE_PRIORITY,
-        maxAttempts: 5,
-      }),
+      addShopJob(tx, 'shop_retention_apply', { shopId }),
     );
   }
   return shopIds.length;

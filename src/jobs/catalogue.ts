@@ -1,0 +1,83 @@
+// The job catalogue: every task a shop's transaction may add, with its payload schema and
+// how its job key is built. addShopJob (the only caller of addJob), the tasks (parseJob) and
+// the reconciler (jobKey) all read this one table, so a key such as a campaign's dispatch
+// key is written in exactly one place. Cron tasks (crontab) carry no payload and are listed
+// in CRON_TASKS; test/job-catalogue.test.ts checks that every task file is in one of the two.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { addJob, type AddJobOptions, type ShopJobPayload } from '../db/add-job.js';
+import type { Tx } from '../db/with-shop.js';
+import { parsePayload, ShopPayload, UuidString } from '../lib/job-payload.js';
+
+interface JobDefinition<S extends TSchema> {
+  payload: S;
+  /** Scoped to the shop by app_private.add_job ('<shop id>:<key>'). */
+  key: (payload: Static<S>) => string;
+  options?: Omit<AddJobOptions, 'jobKey' | 'runAt'>;
+}
+const job = <S extends TSchema>(definition: JobDefinition<S>) => definition;
+
+export const SendBatchPayload = Type.Composite([
+  ShopPayload,
+  Type.Object({
+    campaignId: UuidString,
+    batchId: Type.String({ pattern: '^[0-9]{1,19}$' }),
+    /** When the provider was first found unavailable for this batch (ISO time). */
+    outageSince: Type.Optional(Type.String({ maxLength: 40 })),
+    outageRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  }),
+]);
+
+/** Lower runs first: user-initiated work 0, maintenance after it. */
+export const MAINTENANCE_PRIORITY = 10;
+
+export const SHOP_JOBS = {
+  /** Walks a campaign's pending recipients into send batches; finishes it when none is left. */
+  campaign_dispatch: job({
+    payload: Type.Composite([ShopPayload, Type.Object({ campaignId: UuidString })]),
+    key: (p) => `campaign:${p.campaignId}:dispatch`,
+    options: { priority: 0 },
+  }),
+  /** Sends one batch of a campaign's recipients. */
+  sms_send_batch: job({
+    payload: SendBatchPayload,
+    key: (p) => `campaign:${p.campaignId}:batch:${p.batchId}`,
+    options: { priority: 0 },
+  }),
+  /** Applies an uploaded CSV; one import at a time per shop (a queue scoped to the shop). */
+  contact_import: job({
+    payload: Type.Composite([ShopPayload, Type.Object({ importId: UuidString })]),
+    key: (p) => `import:${p.importId}`,
+    options: { queueName: 'contact-imports', priority: 0 },
+  }),
+  /** Applies one shop's retention settings; a repeated sweep keeps the first run time. */
+  shop_retention_apply: job({
+    payload: ShopPayload,
+    key: () => 'shop_retention_apply',
+    options: { jobKeyMode: 'preserve_run_at', priority: MAINTENANCE_PRIORITY, maxAttempts: 5 },
+  }),
+} as const;
+
+/** Tasks the crontab runs, with no payload and no shop. */
+export const CRON_TASKS = ['campaign_reconcile', 'rate_limit_sweep', 'retention_sweep', 'idempotency_sweep', 'provider_events_sweep', 'session_sweep'] as const;
+
+export type ShopJobName = keyof typeof SHOP_JOBS;
+export type JobPayload<N extends ShopJobName> = Static<(typeof SHOP_JOBS)[N]['payload']>;
+
+/** The job's key within its shop. */
+export function jobKey<N extends ShopJobName>(name: N, payload: JobPayload<N>): string {
+  return (SHOP_JOBS[name].key as (p: JobPayload<N>) => string)(payload);
+}
+
+/** Every job key of a campaign starts with this (after the shop prefix). */
+export const campaignJobKeyPrefix = (campaignId: string) => `campaign:${campaignId}:`;
+
+/** Adds a job in the caller's transaction, keyed and prioritised as the catalogue says. */
+export async function addShopJob<N extends ShopJobName>(tx: Tx, name: N, payload: JobPayload<N>, extra: { runAt?: Date } = {}): Promise<string> {
+  const definition = SHOP_JOBS[name];
+  return addJob(tx, name, payload as unknown as ShopJobPayload, { ...definition.options, jobKey: jobKey(name, payload), ...extra });
+}
+
+/** A task's payload, checked against the catalogue (a task never trusts the queue). */
+export function parseJob<N extends ShopJobName>(name: N, payload: unknown): JobPayload<N> {
+  return parsePayload(name, SHOP_JOBS[name].payload, payload) as JobPayload<N>;
+}

@@ -1,0 +1,41 @@
+// The job catalogue is the one place that names a task, its payload and its key: every task
+// file is in it, every job is added through it, and no job key is built anywhere else.
+import t from 'tap';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseCrontab } from 'graphile-worker';
+import { CRON_TASKS, jobKey, parseJob, SHOP_JOBS } from '../src/jobs/catalogue.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+async function sourceFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(path.join(root, dir), { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
+}
+
+t.test('every task file is in the catalogue, as a shop job or a cron task, and nothing else is', async (t) => {
+  const tasks = (await readdir(path.join(root, 'tasks'))).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
+  t.same(tasks, [...Object.keys(SHOP_JOBS), ...CRON_TASKS].sort());
+  const crontab = parseCrontab(await readFile(path.join(root, 'crontab'), 'utf8'));
+  t.ok(crontab.length > 0);
+  for (const item of crontab) t.ok((CRON_TASKS as readonly string[]).includes(item.task), `crontab runs ${item.task}, a cron task of the catalogue`);
+});
+
+t.test('jobs are added only through the catalogue, and job keys are built only there', async (t) => {
+  const files = [...(await sourceFiles('src')), ...(await sourceFiles('tasks'))];
+  for (const file of files) {
+    if (file === path.join('src', 'jobs', 'catalogue.ts') || file === path.join('src', 'db', 'add-job.ts')) continue;
+    const text = await readFile(path.join(root, file), 'utf8');
+    t.notMatch(text, /\baddJob\(/, `${file} adds no job except through addShopJob`);
+    t.notMatch(text, /:dispatch`|:batch:\$\{|`import:\$\{/, `${file} builds no job key`);
+  }
+});
+
+t.test('a task refuses a payload the catalogue does not describe', async (t) => {
+  const shopId = '00000000-0000-4000-8000-000000000001';
+  const campaignId = '00000000-0000-4000-8000-000000000002';
+  t.same(parseJob('campaign_dispatch', { shopId, campaignId }), { shopId, campaignId });
+  t.throws(() => parseJob('campaign_dispatch', { shopId }), /campaign_dispatch: invalid payload/);
+  t.throws(() => parseJob('sms_send_batch', { shopId, campaignId, batchId: '1; drop table' }), /invalid payload/);
+  t.equal(jobKey('sms_send_batch', { shopId, campaignId, batchId: '7' }), `campaign:${campaignId}:batch:7`);
+  t.equal(jobKey('campaign_dispatch', { shopId, campaignId }), `campaign:${campaignId}:dispatch`);
+});
