@@ -59,12 +59,14 @@ export class Observer {
          from app.wallets w where w.shop_id = $1`,
       [shopId],
     );
-    const [jobs] = await this.query<{ locked: number; failed: number; queued: number }>(
+    // Its dispatch and batch jobs are keyed "<shop>:campaign:<id>:…" (app_private.add_job).
+    const [jobs] = await this.query<{ locked: number; failed: number; queued: number; errors: string[] | null }>(
       `select count(*) filter (where locked_at is not null)::int as locked,
               count(*) filter (where attempts >= max_attempts)::int as failed,
-              count(*)::int as queued
-         from graphile_worker.jobs where task_identifier in ('campaign_dispatch', 'sms_send_batch') and payload->>'campaignId' = $1`,
-      [campaignId],
+              count(*)::int as queued,
+              (array_agg(distinct left(last_error, 160)) filter (where last_error is not null))[1:3] as errors
+         from graphile_worker.jobs where key like $1`,
+      [`%campaign:${campaignId}:%`],
     );
     return {
       recipients: { total: recipients!.total, byStatus: recipients!.by_status, lastUpdate: recipients!.last_update },
@@ -77,7 +79,7 @@ export class Observer {
         ledgerReserved: Number(wallet!.ledger_reserved),
         equal: wallet!.balance === wallet!.ledger_balance && wallet!.reserved === wallet!.ledger_reserved,
       },
-      jobsLeft: jobs!,
+      jobsLeft: { locked: jobs!.locked, failed: jobs!.failed, queued: jobs!.queued, lastErrors: jobs!.errors ?? [] },
     };
   }
 

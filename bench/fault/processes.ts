@@ -42,6 +42,7 @@ export class ProcessSet {
   private readonly live = new Map<string, Managed>();
   private serial = 0;
   private closing = false;
+  private readonly pendingRestarts = new Set<NodeJS.Timeout>();
   private scripts: Record<string, string> | undefined;
 
   constructor(
@@ -66,7 +67,7 @@ export class ProcessSet {
     const port = this.options.apiPorts[index]!;
     const name = `api-${index + 1}`;
     await this.spawnRole(name, 'api', { PORT: String(port) });
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.ok, () => false)), 60_000, `${name} did not answer /health/live`);
+    await waitFor(async () => this.alive(name) && (await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.ok, () => false)), 60_000, `${name} did not answer /health/live`);
     return name;
   }
 
@@ -74,7 +75,7 @@ export class ProcessSet {
     const name = `worker-${++this.serial}`;
     const managed = await this.spawnRole(name, 'worker', {});
     // The worker logs "worker started" (info) once graphile-worker runs.
-    await waitFor(async () => managed.tail.includes('worker started'), 60_000, `${name} did not start`);
+    await waitFor(async () => this.alive(name) && managed.tail.includes('worker started'), 60_000, `${name} did not start`);
     return name;
   }
 
@@ -90,6 +91,8 @@ export class ProcessSet {
   /** Graceful stop of everything (SIGTERM, then SIGKILL after 15 s); no restarts while stopping. */
   async stopAll(): Promise<void> {
     this.closing = true;
+    for (const timer of this.pendingRestarts) clearTimeout(timer);
+    this.pendingRestarts.clear();
     const all = [...this.live.values()];
     for (const m of all) {
       m.expectExit = true;
@@ -108,7 +111,14 @@ export class ProcessSet {
   /** Last resort (ctrl-C, a crash of the benchmark): SIGKILL every process it started, by pid. */
   killAllNow(): void {
     this.closing = true;
+    for (const timer of this.pendingRestarts) clearTimeout(timer);
     for (const m of this.live.values()) m.child.kill('SIGKILL');
+  }
+
+  /** Throws when the process has already exited: no use waiting for it to be ready. */
+  private alive(name: string): boolean {
+    if (!this.live.has(name)) throw new Error(`${name} exited before it was ready`);
+    return true;
   }
 
   private async spawnRole(name: string, role: Role, extra: Record<string, string>): Promise<Managed> {
@@ -150,10 +160,17 @@ export class ProcessSet {
     return managed;
   }
 
-  /** After an unexpected exit (already recorded): start the same role again. */
+  /**
+   * After an unexpected exit (already recorded): start the same role again a second later,
+   * as a process manager would. A replacement that dies too is recorded and replaced in turn.
+   */
   private replace(dead: Managed): void {
-    const restart = dead.role === 'worker' ? this.startWorker() : this.startApi(Number(dead.name.split('-')[1]) - 1);
-    restart.catch((error: unknown) => console.error(`could not restart ${dead.name}:`, error instanceof Error ? error.message : error));
+    const timer = setTimeout(() => {
+      this.pendingRestarts.delete(timer);
+      const restart = dead.role === 'worker' ? this.startWorker() : this.startApi(Number(dead.name.split('-')[1]) - 1);
+      restart.catch(() => {}); // its own exit is recorded (and replaced) by its exit handler
+    }, 1000);
+    this.pendingRestarts.add(timer);
   }
 }
 

@@ -28,7 +28,7 @@ export interface ScenarioResult {
   debits: { count: number; maxPerRecipient: number };
   wallet: { balance: number; reserved: number; ledgerBalance: number; ledgerReserved: number; equal: boolean };
   /** graphile-worker jobs of this campaign still in the table when it was measured. */
-  jobsLeft: { queued: number; locked: number; failed: number };
+  jobsLeft: { queued: number; locked: number; failed: number; lastErrors: string[] };
   /** Messages recorded, every 5 s from the enqueue: shows stalls. */
   progress: Array<[seconds: number, messages: number]>;
   processExits: ExitRecord[];
@@ -40,29 +40,38 @@ export interface ScenarioResult {
 const FINAL = new Set(['sent', 'failed', 'cancelled']);
 const seconds = (ms: number) => Number((ms / 1000).toFixed(1));
 
-export async function runScenario(
-  name: ScenarioName,
-  ctx: {
-    api: ApiClient;
-    apiBases: string[];
-    processes: ProcessSet;
-    postgres: FaultPostgres;
-    provider: ProviderControl;
-    observer: Observer;
-    recipients: number;
-    deadlineS: number;
-    outageSeconds: number;
-    log: (msg: string) => void;
-  },
-): Promise<ScenarioResult> {
+interface ScenarioContext {
+  api: ApiClient;
+  apiBases: string[];
+  processes: ProcessSet;
+  postgres: FaultPostgres;
+  provider: ProviderControl;
+  observer: Observer;
+  recipients: number;
+  deadlineS: number;
+  outageSeconds: number;
+  log: (msg: string) => void;
+}
+
+export async function runScenario(name: ScenarioName, ctx: ScenarioContext): Promise<ScenarioResult> {
   await ctx.api.login();
   const campaign = await ctx.api.must<{ id: string }>('POST', '/api/v1/campaigns', { name: `fault: ${name}`, body: 'Hi {{first_name}}, sale today!' });
   const exitsBefore = ctx.processes.exits.length;
   const enqueuedAt = Date.now();
-  const deadline = enqueuedAt + ctx.deadlineS * 1000;
   await ctx.api.must('POST', `/api/v1/campaigns/${campaign.id}/enqueue`);
   ctx.log(`${name}: campaign ${campaign.id} enqueued`);
+  try {
+    return await watch(name, ctx, campaign.id, enqueuedAt, exitsBefore);
+  } catch (error) {
+    // Whatever went wrong in the benchmark, the campaign must not send into the next scenario.
+    await cancel(ctx.api, campaign.id);
+    throw error;
+  }
+}
 
+async function watch(name: ScenarioName, ctx: ScenarioContext, campaignId: string, enqueuedAt: number, exitsBefore: number): Promise<ScenarioResult> {
+  const campaign = { id: campaignId };
+  const deadline = enqueuedAt + ctx.deadlineS * 1000;
   let over = false;
   const injecting = INJECTORS[name]({
     campaignId: campaign.id,
@@ -107,10 +116,7 @@ export async function runScenario(
   const processExits = ctx.processes.exits.slice(exitsBefore);
 
   let cancelledAfterDeadline = false;
-  if (!FINAL.has(status)) {
-    const cancel = await ctx.api.request('POST', `/api/v1/campaigns/${campaign.id}/cancel`).catch(() => ({ status: 0 }));
-    cancelledAfterDeadline = cancel.status === 200;
-  }
+  if (!FINAL.has(status)) cancelledAfterDeadline = await cancel(ctx.api, campaign.id);
 
   const lag = (from: Date | null) => (finishedAt && from ? seconds(finishedAt.getTime() - from.getTime()) : null);
   return {
@@ -140,4 +146,10 @@ export async function runScenario(
 async function shopOf(observer: Observer, campaignId: string): Promise<string> {
   const rows = await observer.query<{ shop_id: string }>(`select shop_id from app.campaigns where id = $1`, [campaignId]);
   return rows[0]!.shop_id;
+}
+
+/** Cancels through the API; false when that did not work (the report says so). */
+async function cancel(api: ApiClient, campaignId: string): Promise<boolean> {
+  const answer = await api.request('POST', `/api/v1/campaigns/${campaignId}/cancel`).catch(() => ({ status: 0 }));
+  return answer.status === 200;
 }
