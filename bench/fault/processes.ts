@@ -23,6 +23,8 @@ export interface ExitRecord {
   expected: boolean;
   /** The end of its output, for the unexpected ones. */
   outputTail?: string;
+  /** The process started in its place after an unexpected exit. */
+  replacedBy?: string;
 }
 
 interface Managed {
@@ -142,7 +144,7 @@ export class ProcessSet {
       child.on('exit', (code, signal) => {
         this.live.delete(name);
         log.end();
-        this.exits.push({
+        const record: ExitRecord = {
           name,
           role,
           pid: child.pid ?? -1,
@@ -151,9 +153,10 @@ export class ProcessSet {
           at: new Date().toISOString(),
           expected: managed.expectExit,
           ...(managed.expectExit ? {} : { outputTail: managed.tail.slice(-1500) }),
-        });
+        };
+        this.exits.push(record);
         resolve();
-        if (!managed.expectExit && !this.closing) this.replace(managed);
+        if (!managed.expectExit && !this.closing) this.replace(managed, record);
       }),
     );
     this.live.set(name, managed);
@@ -164,11 +167,14 @@ export class ProcessSet {
    * After an unexpected exit (already recorded): start the same role again a second later,
    * as a process manager would. A replacement that dies too is recorded and replaced in turn.
    */
-  private replace(dead: Managed): void {
+  private replace(dead: Managed, record: ExitRecord): void {
     const timer = setTimeout(() => {
       this.pendingRestarts.delete(timer);
       const restart = dead.role === 'worker' ? this.startWorker() : this.startApi(Number(dead.name.split('-')[1]) - 1);
-      restart.catch(() => {}); // its own exit is recorded (and replaced) by its exit handler
+      restart.then(
+        (name) => (record.replacedBy = name),
+        () => {}, // the replacement's own exit is recorded (and replaced) by its exit handler
+      );
     }, 1000);
     this.pendingRestarts.add(timer);
   }

@@ -20,7 +20,9 @@ export function markdownTable(results: Array<ScenarioResult | { scenario: string
       r.provider.references === 0
         ? 'no POSTs'
         : `${r.provider.maxRaw}${r.provider.rawOver1 ? ` (${r.provider.rawOver1} recipients > 1${r.provider.maxAnswered !== r.provider.maxRaw ? `; ${r.provider.answeredOver1} > 1 not counting 503s, max ${r.provider.maxAnswered}` : ''})` : ''}; ${r.provider.references}/${r.recipients} posted`;
-    const finished = r.finished ? 'yes' : `**no** (${r.finalStatus}; ${Object.entries(r.recipientsByStatus).map(([k, v]) => `${k} ${v}`).join(', ')})`;
+    const finished = r.finished
+      ? 'yes'
+      : `**no** (${r.finalStatus}; ${Object.entries(r.recipientsByStatus).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.jobsLeft.locked} of its jobs locked)`;
     const lag = r.finished ? `${s(r.finishLagS.afterLastRecipientUpdate)} / ${s(r.finishLagS.afterLastMessage)}` : '–';
     const unexpected = r.processExits.filter((e) => !e.expected);
     const exits = `${r.processExits.length} (${unexpected.length}${unexpected.length ? `: ${unexpected.map((e) => `${e.name} ${e.signal ?? `code ${e.code}`}`).join(', ')}` : ''})`;

@@ -29,8 +29,8 @@ export interface ScenarioResult {
   wallet: { balance: number; reserved: number; ledgerBalance: number; ledgerReserved: number; equal: boolean };
   /** graphile-worker jobs of this campaign still in the table when it was measured. */
   jobsLeft: { queued: number; locked: number; failed: number; lastErrors: string[] };
-  /** Messages recorded, every 5 s from the enqueue: shows stalls. */
-  progress: Array<[seconds: number, messages: number]>;
+  /** Every 5 s from the enqueue: recipients posted to the provider, messages recorded. Shows stalls. */
+  progress: Array<[seconds: number, posted: number, messages: number]>;
   processExits: ExitRecord[];
   apisReadyAfter: boolean[];
   cancelledAfterDeadline: boolean;
@@ -89,7 +89,7 @@ async function watch(name: ScenarioName, ctx: ScenarioContext, campaignId: strin
     (error: unknown) => ({ injections: [] as Injection[], error: error instanceof Error ? error.message : String(error) }),
   );
 
-  const progress: Array<[number, number]> = [];
+  const progress: Array<[number, number, number]> = [];
   let nextSample = enqueuedAt;
   let status = 'queued';
   let finishedAt: Date | null = null;
@@ -98,7 +98,7 @@ async function watch(name: ScenarioName, ctx: ScenarioContext, campaignId: strin
     status = row.status;
     finishedAt = row.finished_at;
     if (Date.now() >= nextSample) {
-      progress.push([seconds(Date.now() - enqueuedAt), await ctx.observer.messagesSent(campaign.id)]);
+      progress.push([seconds(Date.now() - enqueuedAt), (await ctx.provider.counts(campaign.id)).references, await ctx.observer.messagesSent(campaign.id)]);
       nextSample += 5000;
     }
     if (FINAL.has(status)) break;

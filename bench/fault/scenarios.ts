@@ -1,5 +1,5 @@
-// The faults, each injected into a running campaign once a share of its recipients has been
-// sent (so the fault lands mid-campaign, not before the first batch or after the last).
+// The faults, each injected into a running campaign once a share of its recipients has
+// reached the provider (so the fault lands mid-campaign, not before the first batch or after the last).
 // An injector never waits past the scenario's deadline, and never repairs what the fault
 // broke: recovering is the system's job, and whether it does is what the report shows.
 import type { FaultPostgres } from './postgres.js';
@@ -20,8 +20,8 @@ export interface Injection {
   what: string;
   /** Seconds since the enqueue request. */
   atS: number;
-  /** Messages recorded for the campaign when the fault was injected. */
-  sentBefore: number;
+  /** Recipients that had reached the provider when the fault was injected. */
+  postedBefore: number;
   detail?: Record<string, unknown>;
 }
 
@@ -42,23 +42,28 @@ export interface InjectorContext {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const since = (ctx: InjectorContext) => Number(((Date.now() - ctx.enqueuedAt) / 1000).toFixed(1));
 
-/** Waits until `share` of the recipients have a message; the count, or null if the campaign ended or the deadline came first. */
-async function whenSent(ctx: InjectorContext, share: number): Promise<number | null> {
+/**
+ * Waits until `share` of the recipients have reached the provider; the count, or null if
+ * the campaign ended or the deadline came first. Counted at the provider, not from the
+ * messages table: a batch writes its 500 messages in one transaction at its end, so the
+ * table moves in steps of 500 and lags what is in flight.
+ */
+async function whenPosted(ctx: InjectorContext, share: number): Promise<number | null> {
   const target = Math.ceil(ctx.recipients * share);
   while (!ctx.isOver() && Date.now() < ctx.deadline) {
-    const sent = await ctx.observer.messagesSent(ctx.campaignId);
-    if (sent >= target) return sent;
+    const { references } = await ctx.provider.counts(ctx.campaignId);
+    if (references >= target) return references;
     await sleep(100);
   }
   return null;
 }
 
-/** (a) SIGKILL one of the two workers at 20%, 45% and 70% sent; a replacement starts right after each. */
+/** (a) SIGKILL one of the two workers at 20%, 45% and 70% posted; a replacement starts right after each. */
 async function killWorkers(ctx: InjectorContext): Promise<Injection[]> {
   const done: Injection[] = [];
   for (const share of [0.2, 0.45, 0.7]) {
-    const sentBefore = await whenSent(ctx, share);
-    if (sentBefore === null) break;
+    const postedBefore = await whenPosted(ctx, share);
+    if (postedBefore === null) break;
     // The oldest worker: after the first round it is the one that has not been killed yet.
     const victim = ctx.processes.running('worker')[0];
     if (!victim) break;
@@ -66,25 +71,25 @@ async function killWorkers(ctx: InjectorContext): Promise<Injection[]> {
     await ctx.processes.kill9(victim);
     const atS = since(ctx);
     const replacement = await ctx.processes.startWorker();
-    done.push({ what: `kill -9 ${victim}`, atS, sentBefore, detail: { pid, replacement, replacementReadyAfterS: Number((since(ctx) - atS).toFixed(1)) } });
+    done.push({ what: `kill -9 ${victim}`, atS, postedBefore, detail: { pid, replacement, replacementReadyAfterS: Number((since(ctx) - atS).toFixed(1)) } });
   }
   return done;
 }
 
-/** (b) `pg_ctl restart -m immediate` at 30% sent; the API and worker processes are left alone. */
+/** (b) `pg_ctl restart -m immediate` at 30% posted; the API and worker processes are left alone. */
 async function restartPostgres(ctx: InjectorContext): Promise<Injection[]> {
-  const sentBefore = await whenSent(ctx, 0.3);
-  if (sentBefore === null) return [];
+  const postedBefore = await whenPosted(ctx, 0.3);
+  if (postedBefore === null) return [];
   const atS = since(ctx);
   const started = Date.now();
   await ctx.postgres.restartImmediate();
-  return [{ what: 'pg_ctl restart -m immediate', atS, sentBefore, detail: { restartTookS: Number(((Date.now() - started) / 1000).toFixed(1)) } }];
+  return [{ what: 'pg_ctl restart -m immediate', atS, postedBefore, detail: { restartTookS: Number(((Date.now() - started) / 1000).toFixed(1)) } }];
 }
 
-/** (c) The provider answers 503 to everything for `outageSeconds`, from 30% sent. */
+/** (c) The provider answers 503 to everything for `outageSeconds`, from 30% posted. */
 async function providerOutage(ctx: InjectorContext): Promise<Injection[]> {
-  const sentBefore = await whenSent(ctx, 0.3);
-  if (sentBefore === null) return [];
+  const postedBefore = await whenPosted(ctx, 0.3);
+  if (postedBefore === null) return [];
   const atS = since(ctx);
   await ctx.provider.setOutage(true);
   try {
@@ -92,7 +97,7 @@ async function providerOutage(ctx: InjectorContext): Promise<Injection[]> {
   } finally {
     await ctx.provider.setOutage(false);
   }
-  return [{ what: `provider 503 for ${ctx.outageSeconds} s`, atS, sentBefore, detail: { endedAtS: since(ctx) } }];
+  return [{ what: `provider 503 for ${ctx.outageSeconds} s`, atS, postedBefore, detail: { endedAtS: since(ctx) } }];
 }
 
 export const INJECTORS: Record<ScenarioName, (ctx: InjectorContext) => Promise<Injection[]>> = {
