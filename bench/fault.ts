@@ -60,8 +60,12 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
+// `on`, not `once`: ctrl-C reaches this process twice (from the terminal to the whole process
+// group, and relayed by tsx's wrapper), and a second signal with no listener would end the
+// process in the middle of its cleanup.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (cleaning) return;
     log(`${signal}: cleaning up`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -97,9 +101,11 @@ async function main(): Promise<void> {
     // The worker logs at info so that its "worker started" line says it is ready.
     env: (role) => (role === 'api' ? { ...shared, DATABASE_URL: database.api } : { ...shared, DATABASE_URL: database.worker, LOG_LEVEL: 'info' }),
   });
+  /** Returns the processes that ignored SIGTERM for 15 s (a finding of the scenario before). */
   const freshProcesses = async () => {
-    await processes!.stopAll();
+    const forced = await processes!.stopAll();
     await Promise.all([processes!.startApi(0), processes!.startApi(1), processes!.startWorker(), processes!.startWorker()]);
+    return forced;
   };
   await freshProcesses();
   const apiBases = apiPorts.map((p) => `http://127.0.0.1:${p}`);
@@ -111,7 +117,7 @@ async function main(): Promise<void> {
   for (const [i, name] of SCENARIO_LIST.entries()) {
     // Every scenario starts from a healthy set of processes: what one fault left behind
     // (a worker idling since the restart) must not count against the next.
-    if (i > 0) await freshProcesses();
+    if (i > 0) noteForcedStops(results.at(-1), await freshProcesses());
     log(`${name}: starting (deadline ${DEADLINE_S} s)`);
     try {
       results.push(
@@ -122,7 +128,7 @@ async function main(): Promise<void> {
       log(`${name}: failed: ${error instanceof Error ? error.stack : String(error)}`);
     }
   }
-  await processes.stopAll();
+  noteForcedStops(results.at(-1), await processes.stopAll());
 
   console.log(
     JSON.stringify(
@@ -142,6 +148,11 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`\n${markdownTable(results, DEADLINE_S)}`);
+}
+
+/** Processes that had to be SIGKILLed when the scenario's processes were stopped. */
+function noteForcedStops(result: ScenarioResult | { scenario: string; error: string } | undefined, forced: string[]): void {
+  if (result && !('error' in result)) result.sigkilledAtStop = forced;
 }
 
 try {

@@ -90,24 +90,33 @@ export class ProcessSet {
     await managed.exited;
   }
 
-  /** Graceful stop of everything (SIGTERM, then SIGKILL after 15 s); no restarts while stopping. */
-  async stopAll(): Promise<void> {
+  /**
+   * Graceful stop of everything (SIGTERM, then SIGKILL after 15 s); no restarts while
+   * stopping. Returns the processes that needed the SIGKILL: a worker should stop within
+   * seconds once its running jobs are done.
+   */
+  async stopAll(): Promise<string[]> {
     this.closing = true;
     for (const timer of this.pendingRestarts) clearTimeout(timer);
     this.pendingRestarts.clear();
     const all = [...this.live.values()];
+    const forced: string[] = [];
     for (const m of all) {
       m.expectExit = true;
       m.child.kill('SIGTERM');
     }
     await Promise.all(
       all.map(async (m) => {
-        const timer = setTimeout(() => m.child.kill('SIGKILL'), 15_000);
+        const timer = setTimeout(() => {
+          forced.push(m.name);
+          m.child.kill('SIGKILL');
+        }, 15_000);
         await m.exited;
         clearTimeout(timer);
       }),
     );
     this.closing = false;
+    return forced;
   }
 
   /** Last resort (ctrl-C, a crash of the benchmark): SIGKILL every process it started, by pid. */

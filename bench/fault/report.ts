@@ -25,7 +25,9 @@ export function markdownTable(results: Array<ScenarioResult | { scenario: string
       : `**no** (${r.finalStatus}; ${Object.entries(r.recipientsByStatus).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.jobsLeft.locked} of its jobs locked)`;
     const lag = r.finished ? `${s(r.finishLagS.afterLastRecipientUpdate)} / ${s(r.finishLagS.afterLastMessage)}` : '–';
     const unexpected = r.processExits.filter((e) => !e.expected);
-    const exits = `${r.processExits.length} (${unexpected.length}${unexpected.length ? `: ${unexpected.map((e) => `${e.name} ${e.signal ?? `code ${e.code}`}`).join(', ')}` : ''})`;
+    const exits =
+      `${r.processExits.length} (${unexpected.length}${unexpected.length ? `: ${unexpected.map((e) => `${e.name} ${e.signal ?? `code ${e.code}`}`).join(', ')}` : ''})` +
+      (r.sigkilledAtStop?.length ? `; SIGTERM ignored 15 s: ${r.sigkilledAtStop.join(', ')}` : '');
     lines.push(`| ${r.title} | ${faults} | ${finished} | ${s(r.timeToFinishS)} | ${posts} | ${yesNo(r.wallet.equal)} | ${lag} | ${exits} |`);
   }
   return lines.join('\n');

@@ -34,6 +34,8 @@ export interface ScenarioResult {
   processExits: ExitRecord[];
   apisReadyAfter: boolean[];
   cancelledAfterDeadline: boolean;
+  /** Processes that did not stop within 15 s of SIGTERM when the scenario was over. */
+  sigkilledAtStop?: string[];
   injectorError?: string;
 }
 
