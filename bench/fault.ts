@@ -7,6 +7,7 @@
 // Prints JSON, then a markdown table. Removes every process and the data directory at the
 // end, also on failure and ctrl-C.
 // Usage: npm run bench:fault -- [recipients=20000] [scenarios=kill,pgrestart,outage]
+// (`baseline`, a campaign with no fault, can be added to the list for comparison.)
 // Environment: FAULT_DEADLINE_S (600) per scenario, FAULT_OUTAGE_S (60),
 // FAULT_PROVIDER_LATENCY_MS (100) and FAULT_SMS_CONCURRENCY (8), which pace the campaign
 // so that the faults land mid-campaign, FAULT_WORKER_CONCURRENCY (4), FAULT_KEEP_LOGS=1
@@ -24,11 +25,11 @@ import { ProcessSet } from './fault/processes.js';
 import { ProviderControl } from './fault/provider.js';
 import { markdownTable } from './fault/report.js';
 import { runScenario, type ScenarioResult } from './fault/run-scenario.js';
-import { SCENARIOS, type ScenarioName } from './fault/scenarios.js';
+import { DEFAULT_SCENARIOS, SCENARIOS, type ScenarioName } from './fault/scenarios.js';
 import { ApiClient, seedShop } from './fault/shop.js';
 
 const RECIPIENTS = Number(process.argv[2] ?? 20_000);
-const SCENARIO_LIST = (process.argv[3] ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()) as ScenarioName[];
+const SCENARIO_LIST = (process.argv[3] ?? DEFAULT_SCENARIOS.join(',')).split(',').map((s) => s.trim()) as ScenarioName[];
 for (const s of SCENARIO_LIST) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
 const DEADLINE_S = Number(process.env.FAULT_DEADLINE_S ?? 600);
 const OUTAGE_S = Number(process.env.FAULT_OUTAGE_S ?? 60);

@@ -15,7 +15,11 @@ export function markdownTable(results: Array<ScenarioResult | { scenario: string
       lines.push(`| ${r.scenario} | run failed: ${r.error.replace(/\|/g, '\\|').slice(0, 200)} | | | | | | |`);
       continue;
     }
-    const faults = r.injections.length ? r.injections.map((i) => `${i.what} @ ${i.atS} s`).join('; ') : 'none (campaign ended first)';
+    const faults = r.injections.length
+      ? r.injections.map((i) => `${i.what} @ ${i.atS} s`).join('; ')
+      : r.scenario === 'baseline'
+        ? 'none'
+        : 'none (the campaign ended or stalled first)';
     const posts =
       r.provider.references === 0
         ? 'no POSTs'

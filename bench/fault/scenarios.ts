@@ -7,13 +7,16 @@ import type { ProcessSet } from './processes.js';
 import type { ProviderControl } from './provider.js';
 import type { Observer } from './observer.js';
 
-export const SCENARIOS = ['kill', 'pgrestart', 'outage'] as const;
+export const SCENARIOS = ['kill', 'pgrestart', 'outage', 'baseline'] as const;
+/** What runs when no list is given; `baseline` (no fault) is there to compare times with. */
+export const DEFAULT_SCENARIOS: ScenarioName[] = ['kill', 'pgrestart', 'outage'];
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const SCENARIO_TITLES: Record<ScenarioName, string> = {
   kill: 'kill -9 a worker ×3',
   pgrestart: 'Postgres restart (immediate)',
   outage: 'provider outage',
+  baseline: 'no fault (baseline)',
 };
 
 export interface Injection {
@@ -104,4 +107,5 @@ export const INJECTORS: Record<ScenarioName, (ctx: InjectorContext) => Promise<I
   kill: killWorkers,
   pgrestart: restartPostgres,
   outage: providerOutage,
+  baseline: async () => [],
 };
