@@ -5,6 +5,8 @@
 // address, and a fresh campaign per scenario is enough to keep the scenarios apart.
 import pg from 'pg';
 import { createDb, createPool } from '../../src/db/kysely.js';
+import { withShop } from '../../src/db/with-shop.js';
+import { assignSenderNumber } from '../../src/modules/sender-numbers/service.js';
 import { adjustWallet } from '../../src/modules/wallet/adjust.js';
 
 const EMAIL = 'fault@example.test';
@@ -66,6 +68,8 @@ export async function seedShop(options: { api: ApiClient; superuserUrl: string; 
   const db = createDb(createPool({ connectionString: options.workerUrl, poolSize: 1, applicationName: 'bench-fault-wallet-adjust' }));
   try {
     await adjustWallet(db, { shopId, credits: options.credits, reason: 'fault benchmark credits', operator: 'bench:fault' });
+    // A sending number, as `npm run numbers:assign` gives one (same function, worker role, audited).
+    await withShop(db, shopId, (tx) => assignSenderNumber(tx, shopId, { number: '+15550100001', operator: 'bench:fault', quarantineDays: 30 }));
   } finally {
     await db.destroy();
   }
