@@ -17,17 +17,16 @@ function firstDifference(expected: string, actual: string, context = 3): string 
   return [`first difference at line ${i + 1}:`, '--- committed', ...show(a, '-'), '+++ from the migrations', ...show(b, '+')].join('\n');
 }
 
-t.test('sql/schema.sql is what the migrations produce (else: run npm run db:schema)', async (t) => {
-  // A copy of the migrated template (connecting to the template itself would block copies).
-  const db = await createTestDatabase(t);
-  const client = new pg.Client({ connectionString: db.adminUrl });
-  await client.connect();
-  t.teardown(() => client.end());
-  const { rows } = await client.query<{ v: number }>(`select current_setting('server_version_num')::int as v`);
-  if (rows[0]!.v < 150000) {
-    t.skip(`the server is Postgres ${rows[0]!.v}; the dump is only compared on Postgres >= 15`);
-    return;
-  }
+// A copy of the migrated template (connecting to the template itself would block copies).
+const db = await createTestDatabase(t);
+const client = new pg.Client({ connectionString: db.adminUrl });
+await client.connect();
+t.teardown(() => client.end());
+const { rows } = await client.query<{ v: number }>(`select current_setting('server_version_num')::int as v`);
+// The text is the same on 15 and 17 (both checked); older servers deparse differently.
+const unsupported = rows[0]!.v < 150000 ? `the server is Postgres ${rows[0]!.v}; the dump is compared on Postgres >= 15 only` : false;
+
+t.test('sql/schema.sql is what the migrations produce (else: run npm run db:schema)', { skip: unsupported }, async (t) => {
   const actual = await dumpSchema(client);
   const committed = await readFile(SCHEMA_FILE, 'utf8').catch(() => '');
   if (actual === committed) {
