@@ -7,25 +7,36 @@
 // and identity columns Generated<>, and its 0.20 release declares Node >= 20. A dev
 // dependency only: nothing at run time imports it.
 import { fileURLToPath } from 'node:url';
-import { Cli } from 'kysely-codegen';
+import { Kysely, PostgresDialect } from 'kysely';
+import { generate, PostgresDialect as CodegenPostgresDialect, type GenerateOptions } from 'kysely-codegen';
+import pg from 'pg';
 
 export const TYPES_FILE = fileURLToPath(new URL('../src/db/generated.ts', import.meta.url));
 
 /** The text of src/db/generated.ts for the database at `url` (a superuser or owner URL). */
 export async function generateTableTypes(url: string): Promise<string> {
-  const cli = new Cli();
-  cli.logLevel = 'error';
-  const text = await cli.generate({
-    url,
-    dialect: 'postgres',
-    // The tables the application queries through Kysely. app_private holds only what the
-    // SECURITY DEFINER functions use; pigeon_migrations and graphile_worker are not ours to query.
-    includePattern: 'app.*',
-    outFile: null,
-    print: false,
-    logLevel: 'error',
-  });
-  return `${HEADER}${text}`;
+  // Our own pool rather than kysely-codegen's CLI connection: the CLI first tries SSL and
+  // does not close that attempt's pool, whose connection then dies with the server and
+  // crashes the process with an unhandled 'error'.
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  pool.on('error', () => {});
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const text = await generate({
+      // The same kysely package, but kysely-codegen (CommonJS) sees its CJS typings and we its
+      // ESM ones; TypeScript treats the two Kysely classes as different (their #private).
+      db: db as unknown as GenerateOptions['db'],
+      dialect: new CodegenPostgresDialect(),
+      // The tables the application queries through Kysely. app_private holds only what the
+      // SECURITY DEFINER functions use; pigeon_migrations and graphile_worker are not ours to query.
+      includePattern: 'app.*',
+      outFile: null,
+      typeOnlyImports: true,
+    });
+    return `${HEADER}${text}`;
+  } finally {
+    await db.destroy();
+  }
 }
 
 const HEADER =
