@@ -1,6 +1,7 @@
 // Database errors mapped to API errors in one place. SQLSTATEs and our own 5-character
 // errcodes (raised in migrations with `using errcode = ...`) are listed here and nowhere else.
 import { AppError } from '../lib/app-error.js';
+import type { ErrorCode } from '../lib/error-codes.js';
 
 interface PgError {
   code?: unknown;
@@ -20,12 +21,13 @@ export function isDatabaseError(error: unknown): error is PgError & Error {
 }
 
 /** Our custom errcodes: what they mean to a client. */
-export const CUSTOM_ERRCODES: Record<string, { status: number; code: string; message: string }> = {
+export const CUSTOM_ERRCODES: Record<string, { status: number; code: ErrorCode; message: string }> = {
   PGNSH: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // add_job without a current shop: a bug
   PGJSH: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // job payload for another shop: a bug
   PGINS: { status: 402, code: 'INSUFFICIENT_CREDITS', message: 'The wallet does not have enough available credits' },
   PGIDM: { status: 422, code: 'IDEMPOTENCY_KEY_REUSED', message: 'This idempotency key was used for a different ledger entry' },
   PGLED: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // an invalid ledger entry: a bug
+  PGJOB: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // a keyed job could not be added: a bug
 };
 
 /** Translate a Postgres error; never exposes the SQL, constraint or table names. */

@@ -1,8 +1,10 @@
-// The errors the API answers with on purpose. Anything else is a 500 with a generic message.
+// The errors the API answers with on purpose (codes: src/lib/error-codes.ts). Anything else
+// is a 500 with a generic message.
+import type { ErrorCode } from './error-codes.js';
 export class AppError extends Error {
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
     readonly headers: Record<string, string> = {},

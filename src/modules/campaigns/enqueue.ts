@@ -76,7 +76,7 @@ export async function enqueueCampaign(tx: Tx, actor: Actor, id: string): Promise
   if (!campaign) throw notFound();
   if (campaign.status !== 'draft') throw new AppError(409, 'CAMPAIGN_NOT_DRAFT', `The campaign is already ${campaign.status}`);
   const scheduledAt = campaign.scheduled_at ? new Date(campaign.scheduled_at) : null;
-  if (scheduledAt && scheduledAt.getTime() <= Date.now()) throw new AppError(409, 'SCHEDULE_IN_PAST', 'scheduledAt has passed; change it or clear it to send now');
+  if (scheduledAt && scheduledAt.getTime() <= Date.now()) throw new AppError(409, 'SCHEDULE_PASSED', 'scheduledAt has passed; change it or clear it to send now');
   if (!(await activeSenderNumber(tx, shopId))) {
     throw new AppError(409, 'NO_SENDER_NUMBER', 'The shop has no sending number yet: an operator assigns one (GET /api/v1/sender-numbers lists them)');
   }

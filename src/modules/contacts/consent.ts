@@ -93,7 +93,7 @@ export async function chainHead(tx: Tx, shopId: string, contactId: string): Prom
 
 /** The first link of a new contact (its initial state, even 'never'). */
 export async function recordInitialConsent(tx: Tx, change: ConsentChange & { phone: string }): Promise<void> {
-  await tx.insertInto('app.consent_events').values(buildLink({ ...change, previousState: null }, null)).execute();
+  await insertConsentLinks(tx, [buildLink({ ...change, previousState: null }, null)]);
 }
 
 export async function recordConsentChange(tx: Tx, change: ConsentChange): Promise<ConsentOutcome> {
@@ -109,10 +109,7 @@ export async function recordConsentChange(tx: Tx, change: ConsentChange): Promis
   if (contact.consent_state === change.state) return 'unchanged';
   if (!consentChangeAllowed(contact.consent_state, change.state, change.source)) return 'refused';
   const head = await chainHead(tx, change.shopId, change.contactId);
-  await tx
-    .insertInto('app.consent_events')
-    .values(buildLink({ ...change, previousState: contact.consent_state, phone: contact.phone_e164 }, head))
-    .execute();
+  await insertConsentLinks(tx, [buildLink({ ...change, previousState: contact.consent_state, phone: contact.phone_e164 }, head)]);
   await tx
     .updateTable('app.contacts')
     .set({ consent_state: change.state, consent_updated_at: new Date() })
@@ -153,4 +150,20 @@ export async function consentHistoryOfContact(tx: Tx, shopId: string, contactId:
 export async function redactConsentPii(tx: Tx, contactId: string): Promise<number> {
   const { rows } = await sql<{ n: number }>`select app_private.redact_consent_pii(${contactId}) as n`.execute(tx);
   return rows[0]?.n ?? 0;
+}
+
+type Link = ReturnType<typeof buildLink>;
+
+/** Appends links to their chains: the one statement that writes consent events (one or a whole import batch). */
+export async function insertConsentLinks(tx: Tx, links: Link[]): Promise<void> {
+  if (links.length === 0) return;
+  const col = <K extends keyof Link>(key: K) => links.map((l) => l[key]);
+  await sql`
+    insert into app.consent_events (shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)
+    select v.shop_id, v.contact_id, v.seq, v.state::app.consent_state, v.previous_state::app.consent_state, v.source::app.consent_source, v.actor_kind, v.actor_id,
+           v.occurred_at, v.pii_digest, v.pii_salt, v.pii_phone, v.prev_hash, v.hash
+      from unnest(${col('shop_id')}::uuid[], ${col('contact_id')}::uuid[], ${col('seq')}::int[], ${col('state')}::text[], ${col('previous_state')}::text[],
+                  ${col('source')}::text[], ${col('actor_kind')}::text[], ${col('actor_id')}::uuid[], ${col('occurred_at')}::timestamptz[],
+                  ${col('pii_digest')}::bytea[], ${col('pii_salt')}::bytea[], ${col('pii_phone')}::text[], ${col('prev_hash')}::bytea[], ${col('hash')}::bytea[])
+           as v(shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)`.execute(tx);
 }

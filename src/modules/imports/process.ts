@@ -11,10 +11,10 @@ import { sql } from 'kysely';
 import type { ConsentState } from '../../db/database.js';
 import type { Db } from '../../db/kysely.js';
 import { readInShop, withShop, type Tx } from '../../db/with-shop.js';
-import { suppressedAmong } from '../contacts/suppression.js';
-import { buildLink, consentChangeAllowed } from '../contacts/consent.js';
+import { upsertContacts, type ContactUpsertRow } from '../contacts/bulk-upsert.js';
+import { buildLink } from '../contacts/consent.js';
 import { normalizeTags } from '../contacts/service.js';
-import { parsePhone, timeZoneForCountry } from '../contacts/phone.js';
+import { parsePhone } from '../contacts/phone.js';
 import { maskPhone } from '../../lib/phone-mask.js';
 import { parseConsentCell, resolveColumns, type ColumnMap, type Field } from './columns.js';
 import { insertRowErrors, type RowError } from './errors.js';
@@ -24,24 +24,9 @@ const YIELD_EVERY_ROWS = 250;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
-/** A row's tags as one text value: string_to_array(…, E'\x1f') in SQL is far cheaper than JSON. */
-const TAG_SEPARATOR = '\x1f';
-const joinTags = (tags: string[]) => tags.join(TAG_SEPARATOR);
 
-interface ValidRow {
+interface ValidRow extends ContactUpsertRow {
   line: number;
-  /** The id the contact gets if this row creates it (chosen here so its link can be too). */
-  id: string;
-  /** The contact's first consent link, if this row creates it: hashed while the previous batch is applied. */
-  firstLink: Link;
-  phone: string;
-  country: string | null;
-  email: string | null;
-  firstName: string | null;
-  lastName: string | null;
-  tags: string[];
-  consent: ConsentState | null;
-  timeZone: string | null;
 }
 
 async function* chunks(db: Db, shopId: string, importId: string): AsyncGenerator<Buffer> {
@@ -132,7 +117,7 @@ export async function processImport(db: Db, shopId: string, importId: string, op
   const apply = async (rows: ValidRow[], rowErrors: RowError[], rowsRead: number, occurredAt: Date, lastLine: number) => {
     // The rows, their errors, the counters and the checkpoint commit together.
     await withShop(db, shopId, async (tx) => {
-      const counts = await applyBatch(tx, shopId, rows, occurredAt);
+      const counts = await upsertContacts(tx, shopId, rows, occurredAt);
       // After the batch, so that a duplicate of a contact this batch created is linked to it.
       if (rowErrors.length > 0) await insertRowErrors(tx, shopId, importId, rowErrors);
       await sql`update app.contact_imports
@@ -248,97 +233,4 @@ async function finish(db: Db, shopId: string, importId: string, status: 'complet
  * The insert skips phones the shop already has (its unique index answers that, so a fresh
  * import costs no separate lookup); those rows are then locked and updated.
  */
-export async function applyBatch(tx: Tx, shopId: string, rows: ValidRow[], now: Date): Promise<{ inserted: number; updated: number }> {
-  if (rows.length === 0) return { inserted: 0, updated: 0 };
-  // A phone that texted STOP is created unsubscribed whatever the file says: its first
-  // link is made again with that state (rare: one indexed lookup per batch otherwise).
-  const suppressed = await suppressedAmong(tx, shopId, rows.map((r) => r.phone));
-  if (suppressed.size > 0) {
-    rows = rows.map((r) =>
-      suppressed.has(r.phone) && r.firstLink.state !== 'unsubscribed'
-        ? { ...r, firstLink: buildLink({ shopId, contactId: r.id, state: 'unsubscribed', previousState: null, source: 'import', actor: { kind: 'system' }, phone: r.phone }, null, now) }
-        : r,
-    );
-  }
-  // unnest() inserts: one parameter per column whatever the batch size.
-  const { rows: inserted } = await sql<{ id: string }>`
-    insert into app.contacts (shop_id, id, phone_e164, email, first_name, last_name, tags, time_zone, country, consent_state, consent_updated_at)
-    select ${shopId}::uuid, v.id, v.phone, v.email, v.first_name, v.last_name,
-           string_to_array(v.tags, ${TAG_SEPARATOR}), v.time_zone, v.country, v.consent::app.consent_state, ${now}::timestamptz
-      from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.phone)}::text[], ${rows.map((r) => r.email)}::text[],
-                  ${rows.map((r) => r.firstName)}::text[], ${rows.map((r) => r.lastName)}::text[], ${rows.map((r) => joinTags(r.tags))}::text[],
-                  ${rows.map((r) => r.timeZone ?? timeZoneForCountry(r.country))}::text[], ${rows.map((r) => r.country)}::text[],
-                  ${rows.map((r) => r.firstLink.state)}::text[])
-           as v(id, phone, email, first_name, last_name, tags, time_zone, country, consent)
-    on conflict (shop_id, phone_e164) where deleted_at is null do nothing
-    returning id`.execute(tx);
-  const created = new Set(inserted.map((c) => c.id));
-  await insertLinks(
-    tx,
-    rows.filter((r) => created.has(r.id)).map((r) => r.firstLink),
-  );
-  const others = rows.filter((r) => !created.has(r.id));
-  if (others.length === 0) return { inserted: inserted.length, updated: 0 };
-
-  const { rows: existing } = await sql<{ id: string; phone_e164: string; consent_state: ConsentState }>`
-    select id, phone_e164, consent_state from app.contacts
-     where shop_id = ${shopId} and deleted_at is null and phone_e164 = any(${others.map((r) => r.phone)}::text[])
-     for update`.execute(tx);
-  const byPhone = new Map(existing.map((e) => [e.phone_e164, e]));
-  const known = others.filter((r) => byPhone.has(r.phone));
-
-  if (known.length > 0) {
-    // Fields the file gives replace the stored ones; empty cells leave them alone; tags add up.
-    await sql`
-      update app.contacts c
-         set email = coalesce(v.email, c.email), first_name = coalesce(v.first_name, c.first_name), last_name = coalesce(v.last_name, c.last_name),
-             tags = case when v.tags <> ''
-                         then array(select distinct t from unnest(c.tags || string_to_array(v.tags, ${TAG_SEPARATOR})) as t limit 50)
-                         else c.tags end,
-             time_zone = coalesce(v.time_zone, c.time_zone)
-        from unnest(${known.map((r) => r.phone)}::text[], ${known.map((r) => r.email)}::text[], ${known.map((r) => r.firstName)}::text[],
-                    ${known.map((r) => r.lastName)}::text[], ${known.map((r) => joinTags(r.tags))}::text[], ${known.map((r) => r.timeZone)}::text[])
-             as v(phone, email, first_name, last_name, tags, time_zone)
-       where c.shop_id = ${shopId} and c.deleted_at is null and c.phone_e164 = v.phone`.execute(tx);
-    const changes = known
-      .map((r) => ({ row: r, contact: byPhone.get(r.phone)! }))
-      .filter(({ row, contact }) => row.consent && row.consent !== contact.consent_state && consentChangeAllowed(contact.consent_state, row.consent, 'import'));
-    if (changes.length > 0) {
-      const { rows: heads } = await sql<{ contact_id: string; seq: number; hash: Buffer }>`
-        select distinct on (contact_id) contact_id, seq, hash from app.consent_events
-         where shop_id = ${shopId} and contact_id = any(${changes.map((c) => c.contact.id)}::uuid[])
-         order by contact_id, seq desc`.execute(tx);
-      const headOf = new Map(heads.map((h) => [h.contact_id, h]));
-      await insertLinks(
-        tx,
-        changes.map(({ row, contact }) =>
-            buildLink(
-              { shopId, contactId: contact.id, state: row.consent!, previousState: contact.consent_state, source: 'import', actor: { kind: 'system' }, phone: row.phone },
-              headOf.get(contact.id) ?? null,
-              now,
-            ),
-        ),
-      );
-      await sql`
-        update app.contacts c set consent_state = v.state::app.consent_state, consent_updated_at = ${now}
-          from unnest(${changes.map((c) => c.contact.id)}::uuid[], ${changes.map((c) => c.row.consent!)}::text[]) as v(id, state)
-         where c.shop_id = ${shopId} and c.id = v.id`.execute(tx);
-    }
-  }
-  return { inserted: inserted.length, updated: known.length };
-}
-
 type Link = ReturnType<typeof buildLink>;
-
-async function insertLinks(tx: Tx, links: Link[]): Promise<void> {
-  if (links.length === 0) return;
-  const col = <K extends keyof Link>(key: K) => links.map((l) => l[key]);
-  await sql`
-    insert into app.consent_events (shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)
-    select v.shop_id, v.contact_id, v.seq, v.state::app.consent_state, v.previous_state::app.consent_state, v.source::app.consent_source, v.actor_kind, v.actor_id,
-           v.occurred_at, v.pii_digest, v.pii_salt, v.pii_phone, v.prev_hash, v.hash
-      from unnest(${col('shop_id')}::uuid[], ${col('contact_id')}::uuid[], ${col('seq')}::int[], ${col('state')}::text[], ${col('previous_state')}::text[],
-                  ${col('source')}::text[], ${col('actor_kind')}::text[], ${col('actor_id')}::uuid[], ${col('occurred_at')}::timestamptz[],
-                  ${col('pii_digest')}::bytea[], ${col('pii_salt')}::bytea[], ${col('pii_phone')}::text[], ${col('prev_hash')}::bytea[], ${col('hash')}::bytea[])
-           as v(shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)`.execute(tx);
-}

@@ -1,0 +1,91 @@
+// Every error code the API answers with, its HTTP status and what it means. AppError takes
+// only these codes (a typo does not compile); test/error-codes.test.ts checks that every
+// place that raises one uses this status, and that ../shared/API.md agrees where it names
+// the status of a kind of error (`apiMd`: the words API.md uses after the status).
+export const ERROR_CODES = {
+  // 400: the request is malformed or breaks a rule of its fields. details: [{field, message}]
+  VALIDATION_FAILED: { status: 400, description: 'A field is missing, unknown or invalid', apiMd: 'validation' },
+  BAD_REQUEST: { status: 400, description: 'The request could not be read' },
+  INVALID_JSON: { status: 400, description: 'The body is not JSON' },
+  BODY_TOO_DEEP: { status: 400, description: 'The JSON body nests deeper than allowed' },
+  INVALID_VALUE: { status: 400, description: 'A value is not acceptable to the database' },
+  INVALID_CURSOR: { status: 400, description: 'The page cursor is not valid' },
+  INVALID_HEADER: { status: 400, description: 'A header is not valid' },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, description: 'The Idempotency-Key header is not 1–255 printable characters' },
+  INVALID_PHONE: { status: 400, description: 'The phone number is not valid' },
+  INVALID_CONSENT: { status: 400, description: 'The consent change is not allowed' },
+  INVALID_CREDITS: { status: 400, description: 'Credits must be an integer' },
+  INVALID_RANGE: { status: 400, description: 'A range is empty or reversed' },
+  INVALID_TIME_ZONE: { status: 400, description: 'Not an IANA time zone' },
+  INVALID_BODY: { status: 400, description: 'The message body has a template error' },
+  MESSAGE_TOO_LONG: { status: 400, description: 'A rendered message would exceed the segment limit' },
+  SCHEDULE_IN_PAST: { status: 400, description: 'scheduledAt is not in the future' },
+  RULE_TOO_DEEP: { status: 400, description: 'The segment rule nests too deep' },
+  RULE_TOO_LARGE: { status: 400, description: 'The segment rule has too many conditions' },
+  UNKNOWN_FIELD: { status: 400, description: 'An unknown field was named' },
+  WEAK_PASSWORD: { status: 400, description: 'The password does not meet the policy' },
+  INVALID_SHOP: { status: 400, description: 'Not a myshopify.com shop domain' },
+  INVALID_CALLBACK: { status: 400, description: 'The OAuth callback is malformed' },
+  INVALID_MULTIPART: { status: 400, description: 'The multipart body is malformed' },
+  INVALID_MAPPING: { status: 400, description: 'The column mapping is not valid' },
+  INVALID_ENCODING: { status: 400, description: 'The file is not UTF-8' },
+  BINARY_FILE: { status: 400, description: 'The file is binary, not CSV' },
+  EMPTY_FILE: { status: 400, description: 'The file has no rows' },
+  NO_FILE: { status: 400, description: 'The upload has no file part' },
+  NO_PHONE_COLUMN: { status: 400, description: 'The header has no phone column' },
+  // 401: not signed in, or a signature that does not verify.
+  UNAUTHENTICATED: { status: 401, description: 'Authentication required', apiMd: 'unauthenticated' },
+  INVALID_CREDENTIALS: { status: 401, description: 'E-mail or password is wrong' },
+  INVALID_SIGNATURE: { status: 401, description: 'A webhook signature is missing, invalid or stale' },
+  INVALID_HMAC: { status: 401, description: 'The Shopify HMAC does not verify' },
+  INVALID_STATE: { status: 401, description: 'The OAuth state is unknown, used, expired or from another browser' },
+  INVALID_SESSION_TOKEN: { status: 401, description: 'The Shopify session token does not verify' },
+  SHOP_NOT_INSTALLED: { status: 401, description: 'The Shopify shop has not installed the app' },
+  // 402
+  INSUFFICIENT_CREDITS: { status: 402, description: 'The wallet cannot cover the cost; details: {creditsNeeded, creditsAvailable}', apiMd: 'insufficient credits' },
+  // 403
+  FORBIDDEN: { status: 403, description: 'Your role does not allow this', apiMd: 'forbidden' },
+  CSRF_INVALID: { status: 403, description: 'A cookie-authenticated change without a valid X-CSRF-Token' },
+  WRONG_PASSWORD: { status: 403, description: 'The current password is wrong' },
+  SCOPES_NOT_GRANTED: { status: 403, description: 'The Shopify install granted fewer scopes than needed' },
+  // 404: also for another shop's ids.
+  NOT_FOUND: { status: 404, description: 'Not found (or another shop’s)', apiMd: 'not found' },
+  SEGMENT_NOT_FOUND: { status: 404, description: 'The segment named does not exist in this shop' },
+  TEMPLATE_NOT_FOUND: { status: 404, description: 'The template named does not exist' },
+  INVITATION_NOT_FOUND: { status: 404, description: 'The invitation is unknown, used, expired or for another account' },
+  // 408 / 413 / 414 / 415 / 431: what Node or the body parsers refuse.
+  REQUEST_TIMEOUT: { status: 408, description: 'The request did not arrive in time' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is too large', apiMd: 'too large' },
+  FILE_TOO_LARGE: { status: 413, description: 'The upload exceeds IMPORT_MAX_BYTES' },
+  TOO_MANY_ROWS: { status: 413, description: 'The upload exceeds IMPORT_MAX_ROWS' },
+  TOO_MANY_PARTS: { status: 413, description: 'The multipart body has too many parts' },
+  URI_TOO_LONG: { status: 414, description: 'A path parameter is too long' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The content type is not one this route takes', apiMd: 'wrong media type' },
+  HEADERS_TOO_LARGE: { status: 431, description: 'The request headers are too large' },
+  // 409: a conflict with the current state.
+  CONFLICT: { status: 409, description: 'A resource with these values already exists', apiMd: 'conflict' },
+  CONCURRENT_UPDATE: { status: 409, description: 'The resource changed concurrently; retry' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, description: 'A request with this Idempotency-Key is still running' },
+  ACCOUNT_EXISTS: { status: 409, description: 'An account with this e-mail exists' },
+  ALREADY_MEMBER: { status: 409, description: 'The user is already a member' },
+  LAST_OWNER: { status: 409, description: 'A shop keeps at least one owner' },
+  CONTACT_EXISTS: { status: 409, description: 'A contact with this phone exists' },
+  CAMPAIGN_NOT_DRAFT: { status: 409, description: 'Only a draft can be changed or enqueued' },
+  CAMPAIGN_FINISHED: { status: 409, description: 'A finished campaign cannot be cancelled' },
+  SCHEDULE_PASSED: { status: 409, description: 'The draft’s scheduledAt has passed: change or clear it' },
+  NO_RECIPIENTS: { status: 409, description: 'The audience has no subscribed contacts' },
+  NO_SENDER_NUMBER: { status: 409, description: 'The shop has no active sending number' },
+  // 422 / 423 / 429
+  IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'The Idempotency-Key was used with a different request', apiMd: 'idempotency key reused' },
+  ACCOUNT_LOCKED: { status: 423, description: 'Too many failed sign-ins', apiMd: 'account locked' },
+  RATE_LIMITED: { status: 429, description: 'Too many requests; see Retry-After', apiMd: 'rate limited' },
+  // 5xx
+  INTERNAL_ERROR: { status: 500, description: 'Internal error' },
+  SHOPIFY_UNAVAILABLE: { status: 502, description: 'Shopify did not answer' },
+  NOT_READY: { status: 503, description: 'Not ready (database unreachable or migrations behind)', apiMd: 'not ready' },
+  SERVICE_UNAVAILABLE: { status: 503, description: 'Temporarily unavailable; see Retry-After' },
+  SHOPIFY_NOT_CONFIGURED: { status: 503, description: 'This server has no Shopify app configured' },
+  SMS_NOT_CONFIGURED: { status: 503, description: 'This server has no SMS provider configured' },
+} as const satisfies Record<string, { status: number; description: string; apiMd?: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
