@@ -53,6 +53,14 @@ export async function createTestDatabase(t: Teardown, options: { apiPoolSize?: n
       const root = new pg.Client({ connectionString: cluster.adminUrl });
       await root.connect();
       try {
+        // Wait (bounded) for this file's own connections to finish closing: FORCE would
+        // otherwise kill one mid-way through its goodbye, and its client would report the
+        // 57P01 as an error of the test file.
+        for (let i = 0; i < 100; i++) {
+          const { rows } = await root.query(`select count(*)::int as n from pg_stat_activity where datname = $1`, [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
         await root.query(`drop database if exists ${root.escapeIdentifier(name)} with (force)`);
       } finally {
         await root.end();
