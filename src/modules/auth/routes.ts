@@ -5,13 +5,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/app-error.js';
 import { ACCESS_COOKIE, authOf, requireAuth } from '../../plugins/auth.js';
 import { byClientAddress } from '../../plugins/rate-limit.js';
-import { readInShop, withShop } from '../../db/with-shop.js';
-import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, type IssuedSession } from './service.js';
+import { readInShop } from '../../db/with-shop.js';
+import { issueSessionTokens, REFRESH_COOKIE, REFRESH_COOKIE_PATH, type SessionToIssue } from '../../plugins/session-tokens.js';
+import { changePassword, listSessions, login, logout, refresh, revokeSession, signup, switchShop, whoAmI } from './service.js';
 import { clientInfo } from '../audit/service.js';
-import { exchangeSessionToken } from '../shopify/service.js';
 
-export const REFRESH_COOKIE = 'pigeon_refresh';
-const REFRESH_COOKIE_PATH = '/api/v1/auth';
 
 const Email = Type.String({ format: 'email', minLength: 3, maxLength: 320 });
 // Length is checked by the policy (12-128); the schema only bounds what is hashed.
@@ -26,29 +24,8 @@ const ErrorResponse = Type.Object({
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app;
-  const secureCookie = config.nodeEnv !== 'development';
 
-  function issue(reply: FastifyReply, session: IssuedSession): { accessToken: string; expiresIn: number } {
-    const accessToken = app.jwt.sign({ sub: session.userId, sid: session.sessionId, shop: session.shopId, role: session.role, typ: 'access' });
-    reply.setCookie(REFRESH_COOKIE, session.refreshToken, {
-      httpOnly: true,
-      secure: secureCookie,
-      sameSite: 'strict',
-      path: REFRESH_COOKIE_PATH,
-      maxAge: config.refreshTokenTtlSeconds,
-    });
-    // Browser clients may authenticate with this cookie instead of the header; then every
-    // state-changing request needs the CSRF token (GET /api/v1/auth/csrf).
-    reply.setCookie(ACCESS_COOKIE, accessToken, {
-      httpOnly: true,
-      secure: secureCookie,
-      sameSite: 'strict',
-      path: '/api',
-      maxAge: config.accessTokenTtlSeconds,
-    });
-    reply.header('Cache-Control', 'no-store');
-    return { accessToken, expiresIn: config.accessTokenTtlSeconds };
-  }
+  const issue = (reply: FastifyReply, session: SessionToIssue) => issueSessionTokens(app, reply, session);
 
   app.post(
     '/api/v1/auth/signup',
@@ -100,32 +77,6 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const tokens = issue(reply, outcome.session);
       return { ...tokens, user: { id: outcome.session.userId, email: outcome.email }, shop: { id: outcome.session.shopId, name: outcome.shopName } };
-    },
-  );
-
-  app.post(
-    '/api/v1/auth/shopify/session',
-    {
-      config: { rateLimit: { max: 60, timeWindow: '1 minute', keyGenerator: byClientAddress } },
-      schema: {
-        tags: ['auth'],
-        summary: 'Exchange a Shopify session token (App Bridge) for Pigeon tokens',
-        description:
-          'The session token must be HS256-signed with the app secret, aud = the app\'s API key, iss and dest naming one installed *.myshopify.com shop, within exp/nbf (small leeway), and name a staff user (sub). The first staff user of a shop becomes its owner, later ones members.',
-        body: Type.Object({ sessionToken: Type.String({ minLength: 1, maxLength: 8192 }) }, { additionalProperties: false }),
-        response: {
-          200: Type.Object(
-            { accessToken: Type.String(), expiresIn: Type.Integer(), user: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }), shop: Shop, role: Type.String() },
-            { additionalProperties: false },
-          ),
-          401: ErrorResponse,
-          503: ErrorResponse,
-        },
-      },
-    },
-    async (request, reply) => {
-      const outcome = await exchangeSessionToken(db, config, request.body.sessionToken, clientInfo(request));
-      return { ...issue(reply, outcome), user: { id: outcome.userId }, shop: { id: outcome.shopId, name: outcome.shopName }, role: outcome.role };
     },
   );
 
@@ -271,8 +222,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const auth = authOf(request);
       const session = await switchShop(db, config, auth.userId, auth.sessionId, request.params.shopId, clientInfo(request));
       if (!session) throw new AppError(404, 'NOT_FOUND', 'Shop not found');
-      const shop = await withShop(db, session.shopId, (tx) => tx.selectFrom('app.shops').select(['id', 'name']).where('id', '=', session.shopId).executeTakeFirstOrThrow(), auth.userId);
-      return { ...issue(reply, session), shop, role: session.role };
+      return { ...issue(reply, session), shop: session.shop, role: session.role };
     },
   );
 
@@ -292,16 +242,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const auth = authOf(request);
-      return readInShop(
-        db,
-        auth.shopId,
-        async (tx) => {
-          const user = await tx.selectFrom('app.users').select(['id', 'email']).where('id', '=', auth.userId).executeTakeFirstOrThrow();
-          const shop = await tx.selectFrom('app.shops').select(['id', 'name']).where('id', '=', auth.shopId).executeTakeFirstOrThrow();
-          return { user, shop, role: auth.role };
-        },
-        auth.userId,
-      );
+      return readInShop(db, auth.shopId, (tx) => whoAmI(tx, auth.userId, auth.shopId, auth.role), auth.userId);
     },
   );
 };

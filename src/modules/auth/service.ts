@@ -367,8 +367,8 @@ export async function changePassword(
  * Moves the session to another shop the user belongs to; null when they do not belong to
  * it (the route answers 404: another shop's id looks like a missing one).
  */
-export async function switchShop(db: Db, config: Config, userId: string, sessionId: string, shopId: string, client: ClientInfo): Promise<IssuedSession | null> {
-  return withUser(db, userId, async (tx) => {
+export async function switchShop(db: Db, config: Config, userId: string, sessionId: string, shopId: string, client: ClientInfo): Promise<(IssuedSession & { shop: { id: string; name: string } }) | null> {
+  const session = await withUser(db, userId, async (tx) => {
     const membership = await tx.selectFrom('app.memberships').select('role').where('user_id', '=', userId).where('shop_id', '=', shopId).executeTakeFirst();
     if (!membership) return null;
     const session = await tx.selectFrom('app.sessions').select(['expires_at']).where('id', '=', sessionId).where('revoked_at', 'is', null).forUpdate().executeTakeFirst();
@@ -381,4 +381,14 @@ export async function switchShop(db: Db, config: Config, userId: string, session
     await recordAuditEvent(tx, { shopId: null, userId, action: 'auth.switch_shop', resourceType: 'shop', resourceId: shopId, result: 'success', ...auditBase(config, client) });
     return { userId, shopId, role: membership.role, sessionId, refreshToken };
   });
+  if (!session) return null;
+  const shop = await withShop(db, shopId, (tx) => tx.selectFrom('app.shops').select(['id', 'name']).where('id', '=', shopId).executeTakeFirstOrThrow(), userId);
+  return { ...session, shop };
+}
+
+/** GET /me: the user, the current shop and the role (in the caller's tenant transaction). */
+export async function whoAmI(tx: Tx, userId: string, shopId: string, role: MemberRole) {
+  const user = await tx.selectFrom('app.users').select(['id', 'email']).where('id', '=', userId).executeTakeFirstOrThrow();
+  const shop = await tx.selectFrom('app.shops').select(['id', 'name']).where('id', '=', shopId).executeTakeFirstOrThrow();
+  return { user, shop, role };
 }

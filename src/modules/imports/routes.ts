@@ -4,37 +4,18 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import { randomUUID } from 'node:crypto';
-import { readInShop, withShop } from '../../db/with-shop.js';
 import { AppError } from '../../lib/app-error.js';
-import { csvLine } from '../../lib/csv-safe.js';
-import { authOf, requireAuth } from '../../plugins/auth.js';
+import { requireAuth } from '../../plugins/auth.js';
 import { claimUploadIdempotencyKey, IdempotentReplay, sendReplay } from '../../plugins/idempotency.js';
 import { requirePermission } from '../../plugins/permissions.js';
 import { FIELDS, type Field } from './columns.js';
-import { listRowErrors } from './errors.js';
+import { ContactImport, ImportParams } from './schemas.js';
+import { getImport, importErrorReport } from './service.js';
+import { inShop, readShop } from '../../plugins/shop-request.js';
 import { multipartClientError } from './multipart-error.js';
 import { receiveUpload } from './upload.js';
 import type { ConsentState } from '../../db/database.js';
 
-const Params = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const ImportView = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    status: Type.Union(['queued', 'running', 'completed', 'failed'].map((s) => Type.Literal(s))),
-    fileName: Type.Union([Type.String(), Type.Null()]),
-    bytes: Type.Integer(),
-    rowsTotal: Type.Union([Type.Integer(), Type.Null()]),
-    rowsRead: Type.Integer(),
-    inserted: Type.Integer(),
-    updated: Type.Integer(),
-    skipped: Type.Integer(),
-    failed: Type.Integer(),
-    error: Type.Union([Type.String(), Type.Null()]),
-    createdAt: Type.String({ format: 'date-time' }),
-    finishedAt: Type.Union([Type.String(), Type.Null()]),
-  },
-  { additionalProperties: false },
-);
 const CONSENTS = new Set(['subscribed', 'unsubscribed', 'never']);
 
 function parseMapping(value: string): Partial<Record<Field, string>> {
@@ -76,7 +57,6 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { shopId, userId } = authOf(request);
       if (!request.isMultipart()) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data');
       // Fields must come before the file part; the file is streamed as it arrives.
       const readParts = async () => {
@@ -94,18 +74,13 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
           }
           if (received) throw new AppError(400, 'INVALID_MULTIPART', 'Send exactly one file');
           const importId = randomUUID();
-          const upload = { file: part.file, fileName: part.filename, mapping, defaultConsent: consent, userId };
-          received = await withShop(
-            app.db,
-            shopId,
-            async (tx) => {
-              const stored = await receiveUpload(tx, shopId, importId, upload, { maxBytes: importMaxBytes, maxRows: importMaxRows });
-              // Last in the transaction: a refused key rolls the upload and its job back.
-              await claimUploadIdempotencyKey(tx, request, { fields: { mapping, consent }, sha256: stored.sha256 });
-              return stored;
-            },
-            userId,
-          );
+          const file = { file: part.file, fileName: part.filename, mapping, defaultConsent: consent };
+          received = await inShop(request, async (tx, actor) => {
+            const stored = await receiveUpload(tx, actor.shopId, importId, { ...file, userId: actor.userId! }, { maxBytes: importMaxBytes, maxRows: importMaxRows });
+            // Last in the transaction: a refused key rolls the upload and its job back.
+            await claimUploadIdempotencyKey(tx, request, { fields: { mapping, consent }, sha256: stored.sha256 });
+            return stored;
+          });
         }
         return received;
       };
@@ -123,49 +98,20 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/v1/contacts/imports/:id',
-    { preHandler: requireAuth, schema: { tags: ['contacts'], summary: 'An import: status and progress', security, params: Params, response: { 200: ImportView } } },
-    async (request) => {
-      const { shopId, userId } = authOf(request);
-      const row = await readInShop(app.db, shopId, (tx) => tx.selectFrom('app.contact_imports').selectAll().where('shop_id', '=', shopId).where('id', '=', request.params.id).executeTakeFirst(), userId);
-      if (!row) throw new AppError(404, 'NOT_FOUND', 'Import not found');
-      return {
-        id: row.id,
-        status: row.status,
-        fileName: row.file_name,
-        bytes: Number(row.bytes),
-        rowsTotal: row.rows_total,
-        rowsRead: row.rows_read,
-        inserted: row.inserted,
-        updated: row.updated,
-        skipped: row.skipped,
-        failed: row.failed,
-        error: row.error,
-        createdAt: new Date(row.created_at).toISOString(),
-        finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : null,
-      };
-    },
+    { preHandler: requireAuth, schema: { tags: ['contacts'], summary: 'An import: status and progress', security, params: ImportParams, response: { 200: ContactImport } } },
+    async (request) => readShop(request, (tx, actor) => getImport(tx, actor.shopId, request.params.id)),
   );
 
   app.get(
     '/api/v1/contacts/imports/:id/errors',
     {
       preHandler: requireAuth,
-      schema: { tags: ['contacts'], summary: 'The rows that failed or were skipped: line number, reason and the phone masked to its last digits (text/csv)', security, params: Params, produces: ['text/csv'] },
+      schema: { tags: ['contacts'], summary: 'The rows that failed or were skipped: line number, reason and the phone masked to its last digits (text/csv)', security, params: ImportParams, produces: ['text/csv'] },
     },
     async (request, reply) => {
-      const { shopId, userId } = authOf(request);
-      const rows = await readInShop(
-        app.db,
-        shopId,
-        async (tx) => {
-          const found = await tx.selectFrom('app.contact_imports').select('id').where('shop_id', '=', shopId).where('id', '=', request.params.id).executeTakeFirst();
-          return found ? listRowErrors(tx, shopId, request.params.id) : null;
-        },
-        userId,
-      );
-      if (!rows) throw new AppError(404, 'NOT_FOUND', 'Import not found');
+      const csv = await readShop(request, (tx, actor) => importErrorReport(tx, actor.shopId, request.params.id));
       reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="import-${request.params.id}-errors.csv"`);
-      return csvLine(['line', 'reason', 'phone']) + rows.map((r) => csvLine([r.line, r.reason, r.phone_masked])).join('');
+      return csv;
     },
   );
 };

@@ -1,4 +1,5 @@
-// The OAuth install: /install sends the merchant to Shopify, /callback comes back with a code.
+// Shopify: the OAuth install (/install sends the merchant to Shopify, /callback comes back
+// with a code) and the App Bridge session-token exchange for Pigeon tokens.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
@@ -6,7 +7,8 @@ import { byClientAddress } from '../../plugins/rate-limit.js';
 import type { QueryParams } from '../../lib/shopify-hmac.js';
 import { clientInfo } from '../audit/service.js';
 import { shopAdminUrl } from '../../providers/shopify.js';
-import { beginInstall, completeInstall, OAUTH_STATE_TTL_SECONDS, shopifyClient } from './service.js';
+import { beginInstall, completeInstall, exchangeSessionToken, OAUTH_STATE_TTL_SECONDS, shopifyClient } from './service.js';
+import { issueSessionTokens } from '../../plugins/session-tokens.js';
 
 const STATE_COOKIE = 'pigeon_shopify_state';
 const STATE_COOKIE_PATH = '/api/v1/shopify';
@@ -18,6 +20,7 @@ const SignedQuery = Type.Object(
   { shop: Type.String({ minLength: 1, maxLength: 255 }) },
   { additionalProperties: Type.Union([Type.String({ maxLength: 2048 }), Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 50 })]), maxProperties: 20 },
 );
+const Shop = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() }, { additionalProperties: false });
 const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String(), details: Type.Optional(Type.Unknown()) }),
 });
@@ -72,6 +75,31 @@ export const shopifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.header('Cache-Control', 'no-store');
       // Into the app inside the shop's admin, where App Bridge signs the staff user in.
       return reply.redirect(`${shopAdminUrl(config.shopifyAdminUrl, installed.shop)}/admin/apps/${encodeURIComponent(shopifyClient(config).apiKey)}`, 302);
+    },
+  );
+  app.post(
+    '/api/v1/auth/shopify/session',
+    {
+      config: { rateLimit: { max: 60, timeWindow: '1 minute', keyGenerator: byClientAddress } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a Shopify session token (App Bridge) for Pigeon tokens',
+        description:
+          'The session token must be HS256-signed with the app secret, aud = the app\'s API key, iss and dest naming one installed *.myshopify.com shop, within exp/nbf (small leeway), and name a staff user (sub). The first staff user of a shop becomes its owner, later ones members.',
+        body: Type.Object({ sessionToken: Type.String({ minLength: 1, maxLength: 8192 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object(
+            { accessToken: Type.String(), expiresIn: Type.Integer(), user: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }), shop: Shop, role: Type.String() },
+            { additionalProperties: false },
+          ),
+          401: ErrorResponse,
+          503: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await exchangeSessionToken(db, config, request.body.sessionToken, clientInfo(request));
+      return { ...issueSessionTokens(app, reply, outcome), user: { id: outcome.userId }, shop: { id: outcome.shopId, name: outcome.shopName }, role: outcome.role };
     },
   );
 };
