@@ -10,20 +10,15 @@ import { withShop } from '../src/db/with-shop.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { sendBatch, ProviderUnavailableError, SendingPausedError } from '../src/modules/campaigns/send.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
-import { campaignFixtures } from './helpers/campaign-fixtures.js';
+import { campaignFixtures, fakeProviderFor, SMS_KEY, SMS_SECRET } from './helpers/campaign-fixtures.js';
 import { applyCreditEntry } from '../src/modules/wallet/service.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
 
-const SMS_KEY = 'sms-key-for-tests';
-const SMS_SECRET = 'sms-webhook-secret-for-tests-0123456789';
 const db = await createTestDatabase(t, { apiPoolSize: 6 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
-const fake = await startFakeSmsProvider({ apiKey: SMS_KEY, webhookSecret: SMS_SECRET });
-t.teardown(() => fake.close());
-const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
-t.teardown(() => sms.shutdown());
+const { fake, sms } = await fakeProviderFor(t);
 
 const { shopWithContacts, draft, enqueue, wallet, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { addressPrefix: '198.51.100', phonePrefix: '+1202555', numberPrefix: '+1650555' });
 type Shop = Awaited<ReturnType<typeof shopWithContacts>>;

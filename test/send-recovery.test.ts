@@ -12,7 +12,7 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
-import { campaignFixtures } from './helpers/campaign-fixtures.js';
+import { campaignFixtures, fakeProviderFor, SMS_KEY, SMS_SECRET } from './helpers/campaign-fixtures.js';
 import { inheritedEnv } from '../src/config.js';
 import { withShop } from '../src/db/with-shop.js';
 import { createLogger } from '../src/logger.js';
@@ -27,14 +27,9 @@ import { createSmsClient, SmsTransientError } from '../src/providers/sms/client.
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
 
-const SMS_KEY = 'sms-key-for-tests';
-const SMS_SECRET = 'sms-webhook-secret-for-tests-0123456789';
 const db = await createTestDatabase(t, { apiPoolSize: 6 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
-const fake = await startFakeSmsProvider({ apiKey: SMS_KEY, webhookSecret: SMS_SECRET });
-t.teardown(() => fake.close());
-const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 2000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 1000 } });
-t.teardown(() => sms.shutdown());
+const { fake, sms } = await fakeProviderFor(t, { resetTimeoutMs: 200, volumeThreshold: 1000 });
 const { shopWithContacts, draft, enqueue, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { addressPrefix: '192.0.2', phonePrefix: '+1303555', numberPrefix: '+1720555' });
 
 /** Polls observable state (never a fixed sleep): resolves when `check` holds, fails after `ms`. */

@@ -6,6 +6,20 @@ import { withShop } from '../../src/db/with-shop.js';
 import { applyCreditEntry, getWallet } from '../../src/modules/wallet/service.js';
 import { assignSenderNumber } from '../../src/modules/sender-numbers/service.js';
 import type { TestDatabase } from './database.js';
+import { createSmsClient } from '../../src/providers/sms/client.js';
+import { startFakeSmsProvider } from '../../src/providers/sms/fake-server.js';
+
+export const SMS_KEY = 'sms-key-for-tests';
+export const SMS_SECRET = 'sms-webhook-secret-for-tests-0123456789';
+
+/** The fake provider and a client of it, both closed at the end of the test file. */
+export async function fakeProviderFor(t: { teardown(fn: () => unknown): void }, breaker: { resetTimeoutMs: number; volumeThreshold: number } = { resetTimeoutMs: 200, volumeThreshold: 4 }) {
+  const fake = await startFakeSmsProvider({ apiKey: SMS_KEY, webhookSecret: SMS_SECRET });
+  t.teardown(() => fake.close());
+  const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 2000, breaker: { errorThresholdPercentage: 50, ...breaker } });
+  t.teardown(() => sms.shutdown());
+  return { fake, sms };
+}
 
 export interface Shop {
   shopId: string;

@@ -19,7 +19,7 @@ import { addShopJob, type JobPayload } from '../../jobs/catalogue.js';
 import { withShop } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { requestDispatch } from './dispatch.js';
-import { ProviderUnavailableError, SendingPausedError, sendBatch, type BatchOutcome, type SendBatchOptions, type SmsSender } from './send.js';
+import { lockBatch, ProviderUnavailableError, SendingPausedError, sendBatch, type BatchOutcome, type SendBatchOptions, type SmsSender } from './send.js';
 import { sql } from 'kysely';
 
 export type SendBatchPayload = JobPayload<'sms_send_batch'>;
@@ -107,14 +107,7 @@ export async function runSendBatchJob(payload: SendBatchPayload, ctx: SendBatchJ
  */
 export async function giveUpBatch(db: Db, shopId: string, campaignId: string, batchId: string, reason: GiveUpReason): Promise<number> {
   return withShop(db, shopId, async (tx) => {
-    const batch = await tx
-      .selectFrom('app.campaign_batches')
-      .select(['status', 'first_recipient_id', 'last_recipient_id'])
-      .where('shop_id', '=', shopId)
-      .where('campaign_id', '=', campaignId)
-      .where('id', '=', batchId as never)
-      .forUpdate()
-      .executeTakeFirst();
+    const batch = await lockBatch(tx, shopId, campaignId, batchId);
     if (!batch || batch.status === 'done') return 0;
     const { numAffectedRows } = await sql`
       update app.campaign_recipients set status = 'failed', error_code = ${reason}, updated_at = now()

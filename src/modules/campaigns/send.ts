@@ -95,9 +95,9 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   return results;
 }
 
-/** Step 1. Null when the batch has nothing to do (already done, campaign not sending). */
-async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: string, now: Date) {
-  const batch = await tx
+/** The batch row, locked: whoever holds it decides what happens to its recipients. */
+export function lockBatch(tx: Tx, shopId: string, campaignId: string, batchId: string) {
+  return tx
     .selectFrom('app.campaign_batches')
     .select(['status', 'first_recipient_id', 'last_recipient_id'])
     .where('shop_id', '=', shopId)
@@ -105,6 +105,11 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
     .where('id', '=', batchId as never)
     .forUpdate()
     .executeTakeFirst();
+}
+
+/** Step 1. Null when the batch has nothing to do (already done, campaign not sending). */
+async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: string, now: Date) {
+  const batch = await lockBatch(tx, shopId, campaignId, batchId);
   if (!batch || batch.status === 'done') return { state: 'already_done' as const };
   const campaign = await tx
     .selectFrom('app.campaigns as c')
