@@ -2,7 +2,7 @@
 // gave up, release reservations past their expiry.
 import type { Task } from 'graphile-worker';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
-import { applyReadyEarlyReports } from '../src/modules/sms-webhooks/service.js';
+import { applyReadyEarlyReports } from '../src/modules/sms-webhooks/early-reports.js';
 import { workerDb, workerSettings } from '../src/worker-context.js';
 
 const campaign_reconcile: Task = async (_payload, helpers) => {

@@ -5,7 +5,7 @@ import t from 'tap';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../src/plugins/request-bodies.js';
-import { requestHash } from '../src/modules/idempotency/service.js';
+import { requestHash } from '../src/plugins/idempotency-store.js';
 import { AppError } from '../src/lib/app-error.js';
 
 const db = await createTestDatabase(t);

@@ -22,7 +22,7 @@ import { dispatchCampaign, requestDispatch } from '../src/modules/campaigns/disp
 import { sendBatch, type SmsSender } from '../src/modules/campaigns/send.js';
 import { giveUpBatch, runSendBatchJob, PAUSED_RECHECK_SECONDS, type SendBatchJobContext } from '../src/modules/campaigns/send-batch-job.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
-import { applyReadyEarlyReports } from '../src/modules/sms-webhooks/service.js';
+import { applyReadyEarlyReports } from '../src/modules/sms-webhooks/early-reports.js';
 import { createSmsClient, SmsTransientError } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';

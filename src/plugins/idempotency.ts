@@ -28,7 +28,7 @@ import {
   MAX_STORED_RESPONSE_BYTES,
   releaseIdempotencyKey,
   requestHash,
-} from '../modules/idempotency/service.js';
+} from './idempotency-store.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -25,7 +25,7 @@ import { withShop, type Tx } from '../../db/with-shop.js';
 import { isQuietTime } from '../../lib/quiet-hours.js';
 import { SmsCircuitOpenError, SmsPermanentError } from '../../providers/sms/client.js';
 import { activeSenderNumber } from '../sender-numbers/service.js';
-import { applyEarlyDeliveryReports } from '../sms-webhooks/service.js';
+import { applyEarlyDeliveryReports } from '../sms-webhooks/early-reports.js';
 import { settleCampaignSpend } from './debit.js';
 import { debitRecipients } from '../wallet/service.js';
 import { requestDispatch } from './dispatch.js';

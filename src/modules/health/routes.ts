@@ -1,19 +1,11 @@
 // Liveness (the process answers) and readiness (database reachable, migrations current).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
-import { sql } from 'kysely';
-import { readMigrations } from '../../db/migrate.js';
 import { AppError } from '../../lib/app-error.js';
-
-const HealthResponse = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false });
-const ReadyResponse = Type.Object(
-  { status: Type.Literal('ok'), migration: Type.Integer() },
-  { additionalProperties: false },
-);
+import { HealthResponse, ReadyResponse } from './schemas.js';
+import { checkReadiness, latestMigrationOnDisk } from './service.js';
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const migrations = await readMigrations();
-  const latestOnDisk = migrations[migrations.length - 1]?.id ?? 0;
+  const latestOnDisk = await latestMigrationOnDisk();
 
   app.get(
     '/health/live',
@@ -25,20 +17,15 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/health/ready',
     { schema: { tags: ['health'], summary: 'Readiness: database reachable and migrations current', response: { 200: ReadyResponse } } },
     async (request) => {
-      let applied: number | null;
-      try {
-        const { rows } = await sql<{ id: number | null }>`select max(id) as id from pigeon_migrations.applied`.execute(app.db);
-        applied = rows[0]?.id ?? null;
-      } catch (error) {
-        request.log.warn({ err: error }, 'readiness: database unreachable');
+      const readiness = await checkReadiness(app.db, latestOnDisk);
+      if (readiness.ready) return { status: 'ok' as const, migration: readiness.applied };
+      if (readiness.reason === 'unreachable') {
+        request.log.warn({ err: readiness.error }, 'readiness: database unreachable');
         throw new AppError(503, 'NOT_READY', 'Database unreachable', undefined, { 'Retry-After': '5' });
       }
-      if (applied === null || applied < latestOnDisk) {
-        throw new AppError(503, 'NOT_READY', 'Database migrations are not current', { applied, expected: latestOnDisk }, {
-          'Retry-After': '5',
-        });
-      }
-      return { status: 'ok' as const, migration: applied };
+      throw new AppError(503, 'NOT_READY', 'Database migrations are not current', { applied: readiness.applied, expected: readiness.expected }, {
+        'Retry-After': '5',
+      });
     },
   );
 };

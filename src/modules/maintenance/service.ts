@@ -1,4 +1,5 @@
-// Retention: applies each shop's retention setting to its data.
+// Workflow: cron and job work only (no routes, no SQL of its own). Retention applies each
+// shop's retention setting to its data through the owning modules' functions.
 //
 // One setting, app.shop_settings.retention_days (30–3650, default 730), is the cut-off
 // for every kind of a shop's operational personal data: audit events, import error rows
@@ -13,7 +14,8 @@
 import type { Db } from '../../db/kysely.js';
 import { addShopJob } from '../../jobs/catalogue.js';
 import { readInShop, withShop } from '../../db/with-shop.js';
-import { purgeAuditEventsBefore, recordAuditEvent } from '../audit/service.js';
+import { systemActor } from '../../lib/actor.js';
+import { audit, purgeAuditEventsBefore } from '../audit/service.js';
 import { anonymiseCampaign, campaignsToAnonymise } from '../campaigns/retention.js';
 import { sweepImportsBefore } from '../imports/retention.js';
 import { deleteInvitationsEndedBefore } from '../members/retention.js';
@@ -91,8 +93,7 @@ export async function applyRetention(db: Db, shopId: string, now = new Date()): 
     result.messagesAnonymised += done.messages;
   }
   await withShop(db, shopId, (tx) =>
-    recordAuditEvent(tx, {
-      shopId,
+    audit(tx, systemActor(shopId), {
       action: 'retention.applied',
       result: 'success',
       metadata: { ...result, retentionDays, cutoff: cutoff.toISOString() },

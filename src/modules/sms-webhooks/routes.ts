@@ -4,38 +4,19 @@
 // have passed. Bad or missing signature, or a stale timestamp: 401, nothing changes, and
 // past WEBHOOK_SIGNATURE_FAILURE_MAX such failures from one address in the window: 429. A
 // replayed event: 200, nothing changes.
+//
+// HTTP only: `verified` stands in for Fastify's body parsing and validation (which cannot
+// run before the signature is checked on the raw bytes): the signature itself is
+// lib/sms-webhook-signature.ts, the bodies are schemas.ts, and each route then calls one
+// workflow (delivery-reports.ts, inbound.ts).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { AppError } from '../../lib/app-error.js';
 import { verifySmsWebhook } from '../../lib/sms-webhook-signature.js';
-import { applyDeliveryReport, applyInboundMessage } from './service.js';
-
-const EventId = Type.String({ minLength: 1, maxLength: 128 });
-const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' });
-const StatusBody = Type.Object({
-  eventId: EventId,
-  messageId: Type.String({ minLength: 1, maxLength: 128 }),
-  clientReference: Type.Optional(Type.String({ maxLength: 128 })),
-  status: Type.Union([Type.Literal('delivered'), Type.Literal('failed'), Type.Literal('undelivered')]),
-  errorCode: Type.Optional(Type.String({ maxLength: 64 })),
-  occurredAt: Type.Optional(Type.String({ maxLength: 40 })),
-});
-const InboundBody = Type.Object({
-  eventId: EventId,
-  from: Phone,
-  to: Phone,
-  text: Type.String({ maxLength: 1600 }),
-  receivedAt: Type.Optional(Type.String({ maxLength: 40 })),
-});
-const Ack = Type.Object({ received: Type.Boolean(), duplicate: Type.Boolean() }, { additionalProperties: false });
-const signatureHeaders = {
-  type: 'object',
-  properties: {
-    'x-pigeon-sms-timestamp': { type: 'string', description: 'Unix seconds; older than 5 minutes is refused' },
-    'x-pigeon-sms-signature': { type: 'string', description: 'v1=hex(HMAC-SHA256(SMS_WEBHOOK_SECRET, `${timestamp}.${rawBody}`))' },
-  },
-};
+import { applyDeliveryReport } from './delivery-reports.js';
+import { applyInboundMessage } from './inbound.js';
+import { Ack, InboundBody, SignatureHeaders, StatusBody } from './schemas.js';
 
 export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
   // Replaces (in this plugin only) the app's depth-checked JSON parser: these bodies stay bytes.
@@ -77,7 +58,7 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
     '/webhooks/sms/status',
     {
       ...common,
-      schema: { tags: ['webhooks'], summary: 'Delivery reports from the SMS provider', headers: signatureHeaders, response: { 200: Ack } },
+      schema: { tags: ['webhooks'], summary: 'Delivery reports from the SMS provider', headers: SignatureHeaders, response: { 200: Ack } },
     },
     async (request) => {
       const report = await verified(request, StatusBody);
@@ -90,7 +71,7 @@ export const smsWebhookRoutes: FastifyPluginAsync = async (app) => {
     '/webhooks/sms/inbound',
     {
       ...common,
-      schema: { tags: ['webhooks'], summary: 'Inbound messages (STOP/START/HELP …) from the SMS provider', headers: signatureHeaders, response: { 200: Ack } },
+      schema: { tags: ['webhooks'], summary: 'Inbound messages (STOP/START/HELP …) from the SMS provider', headers: SignatureHeaders, response: { 200: Ack } },
     },
     async (request) => {
       const inbound = await verified(request, InboundBody);

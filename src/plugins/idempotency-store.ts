@@ -1,11 +1,12 @@
-// Idempotency keys: claim, complete, release. Each call is its own short transaction on
-// the shop (the caller's request runs in between), so a claim is visible to a concurrent
-// retry at once.
+// The idempotency plugin's store (app.idempotency_keys): claim, complete, release, sweep.
+// Each call is its own short transaction on the shop (the caller's request runs in
+// between), so a claim is visible to a concurrent retry at once. It sits beside its plugin
+// because plugins import only db/ and lib/, never a module.
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db } from '../../db/kysely.js';
-import { withShop, type Tx } from '../../db/with-shop.js';
-import { AppError } from '../../lib/app-error.js';
+import type { Db } from '../db/kysely.js';
+import { withShop, type Tx } from '../db/with-shop.js';
+import { AppError } from '../lib/app-error.js';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** How long a claim holds before a retry may take over a request that died. */
@@ -118,4 +119,10 @@ export async function completeIdempotencyKey(db: Db, shopId: string, key: string
 /** Gives the key up (the request failed in a way worth retrying, e.g. a 5xx). */
 export async function releaseIdempotencyKey(db: Db, shopId: string, key: string): Promise<void> {
   await withShop(db, shopId, (tx) => tx.deleteFrom('app.idempotency_keys').where('shop_id', '=', shopId).where('key', '=', key).where('state', '=', 'running').execute());
+}
+
+/** Deletes the keys past their 24 hours, in every shop (the idempotency_sweep cron task); returns how many. */
+export async function sweepIdempotencyKeys(db: Db): Promise<number> {
+  const { rows } = await sql<{ deleted: number }>`select app_private.idempotency_sweep() as deleted`.execute(db);
+  return rows[0]?.deleted ?? 0;
 }
