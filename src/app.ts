@@ -119,7 +119,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authPlugin, { config, db });
   // Before the routes: it attaches its hooks to the routes that opt in as they are added.
   await app.register(idempotencyPlugin, { db });
-  await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl });
+  await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl, importMaxBytes: config.importMaxBytes, importMaxRows: config.importMaxRows });
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
