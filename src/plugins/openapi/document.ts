@@ -215,7 +215,6 @@ export function createTransformObject(options: DocumentOptions) {
         // Query parameters with a default are optional to the client.
         for (const parameter of (operation.parameters as Json[] | undefined) ?? []) {
           if (parameter.in === 'query' && parameter.schema && 'default' in parameter.schema) parameter.required = false;
-          if (parameter.in === 'header' && parameter.name === 'idempotency-key') parameter.name = 'Idempotency-Key';
         }
         if (notes.csrf) {
           operation.parameters = [...(operation.parameters ?? []), ref('parameters', 'CsrfToken')];
