@@ -16,8 +16,6 @@ const EXPECTED_WARNINGS = [
   'no-server-example.com #/servers/0/url',
   'no-ambiguous-paths #/paths/~1api~1v1~1members~1invitations~1{id}',
   'no-ambiguous-paths #/paths/~1api~1v1~1contacts~1imports~1{id}',
-  'operation-4xx-response #/paths/~1health~1live/get/responses',
-  'operation-4xx-response #/paths/~1health~1ready/get/responses',
   'operation-2xx-response #/paths/~1api~1v1~1shopify~1install/get/responses',
   'operation-2xx-response #/paths/~1api~1v1~1shopify~1callback/get/responses',
 ];
@@ -65,7 +63,7 @@ t.test('error statuses by route properties, each with the Error schema', async (
   t.same(statuses('/api/v1/campaigns/{id}/enqueue', 'post'), ['200', '400', '401', '402', '403', '404', '409', '413', '415', '422', '429']);
   t.same(statuses('/api/v1/campaigns', 'get'), ['200', '400', '401', '429']);
   t.same(statuses('/api/v1/auth/login', 'post'), ['200', '400', '401', '413', '415', '423', '429']);
-  t.same(statuses('/health/ready', 'get'), ['200', '503']);
+  t.same(statuses('/health/ready', 'get'), ['200', '400', '503'], 'a control character in the query string is refused everywhere');
   t.same(statuses('/webhooks/sms/status', 'post'), ['200', '400', '401', '413', '415', '429', '503']);
   for (const { method, path, op } of operations) {
     for (const [status, response] of Object.entries(op.responses as Json)) {

@@ -1822,6 +1822,16 @@ export interface operations {
                     };
                 };
             };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getReadiness: {
@@ -1845,6 +1855,16 @@ export interface operations {
                         status: "ok";
                         migration: number;
                     };
+                };
+            };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not ready or not configured */
@@ -2471,6 +2491,16 @@ export interface operations {
                     };
                 };
             };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
             401: {
                 headers: {
@@ -2519,6 +2549,16 @@ export interface operations {
                         /** @enum {object|null} */
                         nextCursor: never | null;
                     };
+                };
+            };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
@@ -2916,6 +2956,16 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
             401: {
                 headers: {
@@ -3097,6 +3147,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
@@ -3612,6 +3672,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
@@ -4997,6 +5067,16 @@ export interface operations {
                     "application/json": components["schemas"]["ConsentVerification"];
                 };
             };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
             401: {
                 headers: {
@@ -5871,6 +5951,16 @@ export interface operations {
                     "application/json": components["schemas"]["Settings"];
                 };
             };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
             401: {
                 headers: {
@@ -6030,6 +6120,16 @@ export interface operations {
                     "application/json": components["schemas"]["SenderNumberList"];
                 };
             };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */
             401: {
                 headers: {
@@ -6074,6 +6174,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description Validation failed (details lists the fields) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not authenticated (missing, invalid or expired credentials or signature) */

@@ -111,7 +111,9 @@ export function createTransform(context: TransformContext) {
 
     const statuses = new Set<number>(EXTRA_STATUSES[operationId] ?? []);
     for (const status of Object.keys((original.response as Json | undefined) ?? {})) if (Number(status) >= 400) statuses.add(Number(status));
-    if (original.body || original.querystring || original.params || original.headers || stateChanging) statuses.add(400);
+    // Every route: control characters in any query parameter or a header read everywhere
+    // (src/plugins/control-characters.ts), besides the route's own schemas.
+    statuses.add(400);
     if (authenticated) statuses.add(401);
     // A role check (requirePermission), or CSRF on a cookie-authenticated change.
     if (authenticated && (stateChanging || preHandlers.some((h) => h !== requireAuth))) statuses.add(403);
