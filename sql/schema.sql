@@ -1130,13 +1130,15 @@ begin
     when 'adjustment' then
       v_signed := p_credits;
       if v_balance + p_credits < v_reserved then
-        raise exception 'the adjustment would leave less than is reserved' using errcode = 'PGINS';
+        raise exception 'the adjustment would leave less than is reserved' using errcode = 'PGINS',
+          detail = json_build_object('creditsNeeded', -p_credits, 'creditsAvailable', v_balance - v_reserved)::text;
       end if;
       v_balance := v_balance + p_credits;
     when 'reserve' then
       v_signed := p_credits;
       if v_balance - v_reserved < p_credits then
-        raise exception 'not enough available credits' using errcode = 'PGINS';
+        raise exception 'not enough available credits' using errcode = 'PGINS',
+          detail = json_build_object('creditsNeeded', p_credits, 'creditsAvailable', v_balance - v_reserved)::text;
       end if;
       v_reserved := v_reserved + p_credits;
     when 'release' then

@@ -15,6 +15,7 @@ import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugi
 import idempotencyPlugin from './plugins/idempotency.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
+import { API_COMPONENTS } from './api-components.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestBodiesPlugin from './plugins/request-bodies.js';
 import requestIdPlugin, { generateRequestId } from './plugins/request-id.js';
@@ -119,7 +120,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authPlugin, { config, db });
   // Before the routes: it attaches its hooks to the routes that opt in as they are added.
   await app.register(idempotencyPlugin, { db });
-  await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl });
+  await app.register(openapiPlugin, { publicBaseUrl: config.publicBaseUrl, importMaxBytes: config.importMaxBytes, importMaxRows: config.importMaxRows, components: API_COMPONENTS });
 
   await app.register(healthRoutes);
   await app.register(authRoutes);

@@ -73,12 +73,12 @@ t.test('the password policy is enforced at signup', async (t) => {
     const { res, body } = await signup(undefined, password);
     t.equal(res.statusCode, 400, reason);
     t.equal(body.error.code, 'WEAK_PASSWORD');
-    t.ok(body.error.details.reasons.includes(reason), reason);
+    t.ok(body.error.details.some((d: { field: string; reason?: string }) => d.field === 'body.password' && d.reason === reason), reason);
   }
   const email = `someone.unique@example.test`;
   const { res, body } = await signup(email, 'someone.unique-is-my-password');
   t.equal(res.statusCode, 400, 'a password containing the e-mail');
-  t.ok(body.error.details.reasons.includes('contains_email'));
+  t.ok(body.error.details.some((d: { reason?: string }) => d.reason === 'contains_email'));
 });
 
 t.test('unknown e-mail and wrong password get the same answer', async (t) => {

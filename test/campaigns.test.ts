@@ -78,6 +78,7 @@ t.test('enqueue without enough credits is 402 and changes nothing', async (t) =>
   const res = await enqueue(shop, id);
   t.equal(res.statusCode, 402);
   t.equal(res.json().error.code, 'INSUFFICIENT_CREDITS');
+  t.same(res.json().error.details, { creditsNeeded: 3, creditsAvailable: 2 }, 'API.md: 402 details are {creditsNeeded, creditsAvailable}');
   const campaign = await app.inject({ url: `/api/v1/campaigns/${id}`, headers: shop.headers });
   t.equal(campaign.json().status, 'draft');
   const { rows } = await db.admin.query(

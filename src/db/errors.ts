@@ -5,6 +5,7 @@ import type { ErrorCode } from '../lib/error-codes.js';
 
 interface PgError {
   code?: unknown;
+  detail?: unknown;
   severity?: unknown;
   routine?: unknown;
 }
@@ -30,11 +31,28 @@ export const CUSTOM_ERRCODES: Record<string, { status: number; code: ErrorCode; 
   PGJOB: { status: 500, code: 'INTERNAL_ERROR', message: 'Internal error' }, // a keyed job could not be added: a bug
 };
 
+/**
+ * PGINS carries {"creditsNeeded", "creditsAvailable"} as its DETAIL (migration 0081): the
+ * 402's details (API.md). Anything else there is not passed on.
+ */
+function creditShortfall(detail: unknown): { creditsNeeded: number; creditsAvailable: number } | undefined {
+  if (typeof detail !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(detail) as { creditsNeeded?: unknown; creditsAvailable?: unknown };
+    if (Number.isSafeInteger(parsed.creditsNeeded) && Number.isSafeInteger(parsed.creditsAvailable)) {
+      return { creditsNeeded: parsed.creditsNeeded as number, creditsAvailable: parsed.creditsAvailable as number };
+    }
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
+
 /** Translate a Postgres error; never exposes the SQL, constraint or table names. */
 export function mapDatabaseError(error: PgError): AppError {
   const code = String(error.code);
   const custom = CUSTOM_ERRCODES[code];
-  if (custom) return new AppError(custom.status, custom.code, custom.message);
+  if (custom) return new AppError(custom.status, custom.code, custom.message, code === 'PGINS' ? creditShortfall(error.detail) : undefined);
   switch (code) {
     case '23505':
       return new AppError(409, 'CONFLICT', 'A resource with these values already exists');

@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/app-error.js';
 import type { ErrorCode } from '../lib/error-codes.js';
+import { normaliseDetails } from '../lib/error-details.js';
 import { isDatabaseError, mapDatabaseError } from '../db/errors.js';
 import { InvalidTenantIdError } from '../db/tenant-context.js';
 
@@ -62,7 +63,9 @@ export function toAppError(error: unknown): AppError {
 
 export function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
   const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: String(request.id) } };
-  if (error.details !== undefined) body.error.details = error.details;
+  // One details shape (src/lib/error-details.ts): field-level details as a list of {field, message}.
+  const details = normaliseDetails(error.message, error.details);
+  if (details !== undefined) body.error.details = details;
   return body;
 }
 

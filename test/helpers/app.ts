@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Env } from '../../src/config.js';
 import type { Db } from '../../src/db/kysely.js';
 import { createLogger } from '../../src/logger.js';
+import { installResponseValidation } from './response-validation.js';
 
 export const STRONG_SECRET = 'k3J9x-Qw8vN2pL5mR7tY1uZ4aB6cD0eF_gH';
 // A fixed test key (32 bytes of 0x2a): test data only.
@@ -41,6 +42,10 @@ export async function buildTestApp(
     },
   });
   const app = await buildApp({ config, db, logger: createLogger(config.logLevel, sink) });
+  // Every response is checked against the OpenAPI document (an undocumented one becomes a 500).
+  const skipRoutesFromNowOn = installResponseValidation(app);
+  // Routes a test adds (probes) are not the API's: not checked.
+  skipRoutesFromNowOn();
   if (register) await register(app);
   await app.ready();
   t.teardown(() => app.close());
