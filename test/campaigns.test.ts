@@ -278,7 +278,7 @@ t.test('the kill switch pauses sending and resuming sends everyone once; only ow
   const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop.shopId}/switch`, headers: { authorization: `Bearer ${member.json().accessToken}` } });
   const asMember = { authorization: `Bearer ${switched.json().accessToken}` };
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: asMember, payload: { sendingPaused: true } })).statusCode, 403);
-  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { timezone: 'Mars/Olympus' } })).statusCode, 400);
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { timeZone: 'Mars/Olympus' } })).json().error.code, 'INVALID_TIME_ZONE');
   await ledgerMatchesWallet(t, shop.shopId);
 });
 

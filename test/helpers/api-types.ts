@@ -1576,8 +1576,8 @@ export interface components {
             subscribed: number;
         };
         Settings: {
-            /** @description IANA zone: the fallback for contacts without one */
-            timezone: string;
+            /** @description IANA zone: the fallback for contacts without one (spelled as contacts spell it) */
+            timeZone: string;
             /** @description HH:MM, local time of the recipient */
             quietHoursStart: string;
             /** @description HH:MM, local time of the recipient */
@@ -1593,8 +1593,8 @@ export interface components {
             senderNumbers: string[];
         };
         SettingsPatch: {
-            /** @description IANA zone: the fallback for contacts without one */
-            timezone?: string;
+            /** @description IANA zone: the fallback for contacts without one (spelled as contacts spell it) */
+            timeZone?: string;
             /** @description HH:MM, local time of the recipient */
             quietHoursStart?: string;
             /** @description HH:MM, local time of the recipient */

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Clock = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, local time of the recipient' });
 const fields = {
-  timezone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone: the fallback for contacts without one' }),
+  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone: the fallback for contacts without one (spelled as contacts spell it)' }),
   quietHoursStart: Clock,
   quietHoursEnd: Clock,
   retentionDays: Type.Integer({ minimum: 30, maximum: 3650 }),

@@ -14,7 +14,7 @@ const hhmm = (value: string) => value.slice(0, 5);
 export async function getSettings(tx: Tx, shopId: string): Promise<Settings> {
   const row = await tx.selectFrom('app.shop_settings').selectAll().where('shop_id', '=', shopId).executeTakeFirstOrThrow();
   return {
-    timezone: row.timezone,
+    timeZone: row.timezone,
     quietHoursStart: hhmm(row.quiet_hours_start),
     quietHoursEnd: hhmm(row.quiet_hours_end),
     retentionDays: row.retention_days,
@@ -38,12 +38,12 @@ export function isKnownTimeZone(zone: string): boolean {
 /** Changes the fields given; audited with the names of the fields that changed. */
 export async function updateSettings(tx: Tx, actor: Actor, patch: SettingsPatch): Promise<Settings> {
   const shopId = actor.shopId;
-  if (patch.timezone !== undefined && !isKnownTimeZone(patch.timezone)) {
-    throw new AppError(400, 'INVALID_TIME_ZONE', 'timezone must be an IANA time zone such as Europe/Paris', { field: 'body.timezone' });
+  if (patch.timeZone !== undefined && !isKnownTimeZone(patch.timeZone)) {
+    throw new AppError(400, 'INVALID_TIME_ZONE', 'timeZone must be an IANA time zone such as Europe/Paris', { field: 'body.timeZone' });
   }
   const before = await getSettings(tx, shopId);
   const set: Record<string, unknown> = {};
-  if (patch.timezone !== undefined) set.timezone = patch.timezone;
+  if (patch.timeZone !== undefined) set.timezone = patch.timeZone;
   if (patch.quietHoursStart !== undefined) set.quiet_hours_start = patch.quietHoursStart;
   if (patch.quietHoursEnd !== undefined) set.quiet_hours_end = patch.quietHoursEnd;
   if (patch.retentionDays !== undefined) set.retention_days = patch.retentionDays;
