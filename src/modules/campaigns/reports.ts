@@ -80,3 +80,25 @@ export async function listRecipients(tx: Tx, shopId: string, campaignId: string,
     next: rows.length > page.limit && last ? String(last.id) : null,
   };
 }
+
+/** A contact's campaign history (its data request): recipients and messages still linked to it. */
+export async function campaignHistoryOfContact(tx: Tx, shopId: string, contactId: string) {
+  const messages = await tx
+    .selectFrom('app.messages')
+    .select(['campaign_id', 'provider_message_id', 'status', 'segments', 'sent_at', 'status_at'])
+    .where('shop_id', '=', shopId)
+    .where('contact_id', '=', contactId)
+    .orderBy('sent_at')
+    .execute();
+  const recipients = await tx
+    .selectFrom('app.campaign_recipients')
+    .select(['campaign_id', 'status', 'skip_reason', 'updated_at'])
+    .where('shop_id', '=', shopId)
+    .where('contact_id', '=', contactId)
+    .orderBy('updated_at')
+    .execute();
+  return {
+    campaignRecipients: recipients.map((r) => ({ campaignId: r.campaign_id, status: r.status, skipReason: r.skip_reason, updatedAt: new Date(r.updated_at).toISOString() })),
+    messages: messages.map((m) => ({ campaignId: m.campaign_id, providerMessageId: m.provider_message_id, status: m.status, segments: m.segments, sentAt: new Date(m.sent_at).toISOString(), statusAt: m.status_at ? new Date(m.status_at).toISOString() : null })),
+  };
+}

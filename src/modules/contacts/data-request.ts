@@ -3,6 +3,7 @@
 import type { Tx } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import { audit } from '../audit/service.js';
+import { campaignHistoryOfContact } from '../campaigns/reports.js';
 import { rowErrorsOfContact } from '../imports/errors.js';
 import { consentHistory } from './consent.js';
 import { getContact, notFound } from './contact-row.js';
@@ -15,26 +16,13 @@ export async function contactDataRequest(tx: Tx, actor: Actor, id: string) {
   const shopId = actor.shopId;
   const contact = await getContact(tx, shopId, id);
   if (!contact) throw notFound();
-  const messages = await tx
-    .selectFrom('app.messages')
-    .select(['campaign_id', 'provider_message_id', 'status', 'segments', 'sent_at', 'status_at'])
-    .where('shop_id', '=', shopId)
-    .where('contact_id', '=', id)
-    .orderBy('sent_at')
-    .execute();
+  const history = await campaignHistoryOfContact(tx, shopId, id);
   const inbound = await tx.selectFrom('app.inbound_messages').select(['keyword', 'received_at']).where('shop_id', '=', shopId).where('contact_id', '=', id).orderBy('received_at').execute();
-  const recipients = await tx
-    .selectFrom('app.campaign_recipients')
-    .select(['campaign_id', 'status', 'skip_reason', 'updated_at'])
-    .where('shop_id', '=', shopId)
-    .where('contact_id', '=', id)
-    .orderBy('updated_at')
-    .execute();
   const data = {
     contact,
     consentHistory: await consentHistory(tx, shopId, id),
-    campaignRecipients: recipients.map((r) => ({ campaignId: r.campaign_id, status: r.status, skipReason: r.skip_reason, updatedAt: new Date(r.updated_at).toISOString() })),
-    messages: messages.map((m) => ({ campaignId: m.campaign_id, providerMessageId: m.provider_message_id, status: m.status, segments: m.segments, sentAt: new Date(m.sent_at).toISOString(), statusAt: m.status_at ? new Date(m.status_at).toISOString() : null })),
+    campaignRecipients: history.campaignRecipients,
+    messages: history.messages,
     inboundMessages: inbound.map((i) => ({ keyword: i.keyword, receivedAt: new Date(i.received_at).toISOString() })),
     importErrors: await rowErrorsOfContact(tx, shopId, id),
   };

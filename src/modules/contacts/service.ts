@@ -11,10 +11,16 @@ import { contactColumns, contactView, getContact, notFound } from './contact-row
 import { parsePhone, timeZoneForCountry } from './phone.js';
 import type { ConsentChangeInput, Contact, ContactInput, ContactPatch } from './schemas.js';
 import { suppressedAmong } from './suppression.js';
+import { defaultRegionOf } from '../settings/service.js';
 
 export async function defaultRegion(tx: Tx, shopId: string): Promise<string> {
-  const row = await tx.selectFrom('app.shop_settings').select('default_region').where('shop_id', '=', shopId).executeTakeFirst();
-  return row?.default_region ?? 'US';
+  return defaultRegionOf(tx, shopId);
+}
+
+/** The live contact with this phone in the shop, if any (inbound texts find their sender by it). */
+export async function liveContactIdByPhone(tx: Tx, shopId: string, phone: string): Promise<string | null> {
+  const row = await tx.selectFrom('app.contacts').select('id').where('shop_id', '=', shopId).where('phone_e164', '=', phone).where('deleted_at', 'is', null).executeTakeFirst();
+  return row?.id ?? null;
 }
 
 export function normalizePhone(input: string, region: string, field = 'body.phone') {

@@ -84,3 +84,9 @@ export async function shopIdsForMaintenance(db: Db): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`select id from app_private.shop_ids_for_maintenance() as id`.execute(db);
   return rows.map((r) => r.id);
 }
+
+/** The region a shop's local phone numbers are read in (ISO 3166 alpha-2). */
+export async function defaultRegionOf(tx: Tx, shopId: string): Promise<string> {
+  const row = await tx.selectFrom('app.shop_settings').select('default_region').where('shop_id', '=', shopId).executeTakeFirst();
+  return row?.default_region ?? 'US';
+}

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/kysely.js';
 import { withoutTenant, withShop } from '../../db/with-shop.js';
 import { recordConsentChange } from '../contacts/consent.js';
+import { liveContactIdByPhone } from '../contacts/service.js';
 import { suppressPhone, unsuppressPhone } from '../contacts/suppression.js';
 import { keywordOf } from './keywords.js';
 import { rememberProviderEvent } from './provider-events.js';
@@ -35,13 +36,8 @@ export async function applyInboundMessage(db: Db, inbound: InboundMessage): Prom
   }
   return withShop(db, shopId, async (tx) => {
     if (!(await rememberProviderEvent(tx, inbound.eventId, 'inbound'))) return 'duplicate';
-    const contact = await tx
-      .selectFrom('app.contacts')
-      .select(['id'])
-      .where('shop_id', '=', shopId)
-      .where('phone_e164', '=', inbound.from)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
+    const contactId = await liveContactIdByPhone(tx, shopId, inbound.from);
+    const contact = contactId ? { id: contactId } : undefined;
     await tx.insertInto('app.inbound_messages').values({ shop_id: shopId, event_id: inbound.eventId, contact_id: contact?.id ?? null, keyword }).execute();
     if (keyword === 'stop') await suppressPhone(tx, shopId, inbound.from);
     if (keyword === 'start') await unsuppressPhone(tx, shopId, inbound.from);
