@@ -8,6 +8,7 @@ declare namespace Tap {
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createTestDatabase } from './helpers/database.js';
+import { ledgerMatchesWallet as ledgerInvariant } from './helpers/ledger.js';
 import { buildTestApp } from './helpers/app.js';
 import { inheritedEnv } from '../src/config.js';
 import { withShop } from '../src/db/with-shop.js';
@@ -25,17 +26,7 @@ const entry = (shopId: string, kind: 'purchase' | 'reserve' | 'release' | 'debit
   withShop(db.apiDb, shopId, (tx) => applyCreditEntry(tx, { shopId, kind, credits, idempotencyKey: key }));
 const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
 
-/** The ledger replays to the wallet: sum of balance effects = balance, reserve − release − debit = reserved. */
-async function ledgerMatchesWallet(t: Tap.Test, shopId: string) {
-  const { rows } = await db.admin.query(
-    `select coalesce(sum(credits) filter (where kind in ('purchase','refund','adjustment','debit')), 0)::int as balance,
-            coalesce(sum(case kind when 'reserve' then credits when 'release' then -credits when 'debit' then credits else 0 end), 0)::int as reserved
-       from app.credit_ledger where shop_id = $1`,
-    [shopId],
-  );
-  const w = await wallet(shopId);
-  t.same({ balance: rows[0].balance, reserved: rows[0].reserved }, { balance: w.balance, reserved: w.reserved }, 'the ledger sums to the wallet');
-}
+const ledgerMatchesWallet = (t: Tap.Test, shopId: string) => ledgerInvariant(db, t, shopId);
 
 t.test('an entry with the same key applies once, in a row or concurrently', async (t) => {
   const { shopId } = await account();

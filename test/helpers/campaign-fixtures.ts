@@ -6,6 +6,7 @@ import { withShop } from '../../src/db/with-shop.js';
 import { applyCreditEntry, getWallet } from '../../src/modules/wallet/service.js';
 import { assignSenderNumber } from '../../src/modules/sender-numbers/service.js';
 import type { TestDatabase } from './database.js';
+import { ledgerMatchesWallet as ledgerInvariant } from './ledger.js';
 import { createSmsClient } from '../../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../../src/providers/sms/fake-server.js';
 
@@ -69,17 +70,7 @@ export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options
   const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
   const metrics = async (shop: Shop, id: string) => (await app.inject({ url: `/api/v1/campaigns/${id}/metrics`, headers: shop.headers })).json();
 
-  /** The ledger sums to the wallet: balance and reservation both. */
-  async function ledgerMatchesWallet(t: Assert, shopId: string): Promise<void> {
-    const { rows } = await db.admin.query(
-      `select coalesce(sum(credits) filter (where kind in ('purchase','refund','adjustment','debit')), 0)::int as balance,
-              coalesce(sum(case kind when 'reserve' then credits when 'release' then -credits when 'debit' then credits else 0 end), 0)::int as reserved
-         from app.credit_ledger where shop_id = $1`,
-      [shopId],
-    );
-    const w = await wallet(shopId);
-    t.same(rows[0], { balance: w.balance, reserved: w.reserved }, 'the ledger sums to the wallet');
-  }
+  const ledgerMatchesWallet = (t: Assert, shopId: string) => ledgerInvariant(db, t, shopId);
 
   return { shopWithContacts, draft, enqueue, wallet, metrics, ledgerMatchesWallet };
 }

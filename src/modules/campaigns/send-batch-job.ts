@@ -19,7 +19,7 @@ import { addShopJob, type JobPayload } from '../../jobs/catalogue.js';
 import { withShop } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { requestDispatch } from './dispatch.js';
-import { lockBatch, ProviderUnavailableError, SendingPausedError, sendBatch, type BatchOutcome, type SendBatchOptions, type SmsSender } from './send.js';
+import { lockBatch, markBatchDone, ProviderUnavailableError, SendingPausedError, sendBatch, type BatchOutcome, type SendBatchOptions, type SmsSender } from './send.js';
 import { sql } from 'kysely';
 
 export type SendBatchPayload = JobPayload<'sms_send_batch'>;
@@ -113,13 +113,7 @@ export async function giveUpBatch(db: Db, shopId: string, campaignId: string, ba
       update app.campaign_recipients set status = 'failed', error_code = ${reason}, updated_at = now()
        where shop_id = ${shopId} and campaign_id = ${campaignId}
          and id between ${batch.first_recipient_id} and ${batch.last_recipient_id} and status in ('queued', 'sending')`.execute(tx);
-    await tx
-      .updateTable('app.campaign_batches')
-      .set({ status: 'done', done_at: new Date() })
-      .where('shop_id', '=', shopId)
-      .where('campaign_id', '=', campaignId)
-      .where('id', '=', batchId as never)
-      .execute();
+    await markBatchDone(tx, shopId, campaignId, batchId);
     const failed = Number(numAffectedRows ?? 0);
     await recordAuditEvent(tx, {
       shopId,

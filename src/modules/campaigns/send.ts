@@ -235,7 +235,7 @@ async function commitCost(tx: Tx, shopId: string, campaignId: string, batchId: s
   return dropped;
 }
 
-async function markBatchDone(tx: Tx, shopId: string, campaignId: string, batchId: string) {
+export async function markBatchDone(tx: Tx, shopId: string, campaignId: string, batchId: string) {
   await tx
     .updateTable('app.campaign_batches')
     .set({ status: 'done', done_at: new Date() })
