@@ -20,7 +20,7 @@ const db = await createTestDatabase(t, { apiPoolSize: 6 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
 const { fake, sms } = await fakeProviderFor(t);
 
-const { shopWithContacts, draft, enqueue, wallet, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { addressPrefix: '198.51.100', phonePrefix: '+1202555', numberPrefix: '+1650555' });
+const { shopWithContacts, draft, enqueue, wallet, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { phonePrefix: '+1202555', numberPrefix: '+1650555' });
 type Shop = Awaited<ReturnType<typeof shopWithContacts>>;
 
 /** What the worker does: dispatch, send every pending batch, until the campaign finishes. */

@@ -5,6 +5,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 import { withShop } from '../src/db/with-shop.js';
 import { recordConsentChange } from '../src/modules/contacts/consent.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
@@ -12,11 +13,7 @@ import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
 const db = await createTestDatabase(t);
 const testApp = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
 const { app } = testApp;
-let ip = 0;
-async function account() {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  return { shopId: res.json().shop.id as string, userId: res.json().user.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
-}
+const account = () => signUp(app);
 const a = await account();
 const b = await account();
 let n = 0;

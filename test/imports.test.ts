@@ -5,17 +5,14 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 import { processImport } from '../src/modules/imports/process.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
 import { withShop } from '../src/db/with-shop.js';
 
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', IMPORT_MAX_BYTES: '20000', IMPORT_MAX_ROWS: '50' });
-let ip = 0;
-async function account() {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  return { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
-}
+const account = () => signUp(app);
 
 function multipart(file: Buffer | string, fields: Record<string, string> = {}, fileName = 'contacts.csv') {
   const boundary = `----pigeon${randomUUID()}`;

@@ -2,17 +2,13 @@
 // depth), values are never SQL, counts see only the shop's live contacts, and another
 // shop's segment is 404.
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
-let ip = 0;
-async function account() {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  return { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
-}
+const account = () => signUp(app);
 const a = await account();
 const b = await account();
 const contacts = [

@@ -30,7 +30,7 @@ import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
 const db = await createTestDatabase(t, { apiPoolSize: 6 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
 const { fake, sms } = await fakeProviderFor(t, { resetTimeoutMs: 200, volumeThreshold: 1000 });
-const { shopWithContacts, draft, enqueue, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { addressPrefix: '192.0.2', phonePrefix: '+1303555', numberPrefix: '+1720555' });
+const { shopWithContacts, draft, enqueue, metrics, ledgerMatchesWallet } = campaignFixtures(app, db, { phonePrefix: '+1303555', numberPrefix: '+1720555' });
 
 /** Polls observable state (never a fixed sleep): resolves when `check` holds, fails after `ms`. */
 async function until<T>(what: string, check: () => Promise<T | false | null | undefined>, ms = 60_000): Promise<T> {

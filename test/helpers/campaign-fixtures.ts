@@ -6,6 +6,7 @@ import { withShop } from '../../src/db/with-shop.js';
 import { applyCreditEntry, getWallet } from '../../src/modules/wallet/service.js';
 import { assignSenderNumber } from '../../src/modules/sender-numbers/service.js';
 import type { TestDatabase } from './database.js';
+import { signUp } from './accounts.js';
 import { ledgerMatchesWallet as ledgerInvariant } from './ledger.js';
 import { createSmsClient } from '../../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../../src/providers/sms/fake-server.js';
@@ -36,15 +37,14 @@ interface Assert {
   same(found: unknown, wanted: unknown, message: string): unknown;
 }
 
-let ipSeq = 0;
 let phoneSeq = 0;
 let numberSeq = 0;
 
-export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options: { addressPrefix: string; phonePrefix: string; numberPrefix: string }) {
+export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options: { phonePrefix: string; numberPrefix: string }) {
   /** A shop with `count` subscribed contacts, `credits` credits and (unless told not to) an assigned sender number. */
   async function shopWithContacts(count: number, credits: number, extra: Record<string, unknown> = {}, opts: { senderNumber?: boolean } = {}): Promise<SendingShop> {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `${options.addressPrefix}.${++ipSeq % 250}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-    const shop = { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
+    const account = await signUp(app);
+    const shop = { shopId: account.shopId, headers: account.headers };
     // No quiet period and no frequency cap unless a test sets them.
     await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0, ...extra } });
     const contactIds: string[] = [];
