@@ -60,7 +60,7 @@ grant execute on function app_private.add_job(text, jsonb, text, timestamptz, in
 --    (crash recovery is not in its open-source edition). Every worker process writes a
 --    heartbeat for its worker pool id (the jobs' locked_by) every few seconds; a job locked
 --    by an id whose heartbeat is older than WORKER_HEARTBEAT_TIMEOUT_SECONDS is released
---    with graphile-worker's public force_unlock_workers (src/jobs/dead-workers.ts). Not
+--    with graphile-worker's public force_unlock_workers (src/jobs/worker-heartbeat.ts). Not
 --    tenant data: one row per worker process, readable and writable by the worker role only.
 create table app_private.worker_heartbeats (
   worker_id text primary key check (length(worker_id) between 1 and 128),

@@ -16,6 +16,7 @@ import { campaignFixtures, fakeProviderFor, SMS_KEY, SMS_SECRET } from './helper
 import { inheritedEnv } from '../src/config.js';
 import { withShop } from '../src/db/with-shop.js';
 import { createLogger } from '../src/logger.js';
+import { recordHeartbeat, releaseDeadWorkers } from '../src/jobs/worker-heartbeat.js';
 import { createMetrics } from '../src/metrics.js';
 import { startWorker } from '../src/worker.js';
 import { dispatchCampaign, requestDispatch } from '../src/modules/campaigns/dispatch.js';
@@ -119,6 +120,22 @@ t.test('a worker killed with kill -9 while holding a job does not stall the camp
   t.equal(refs.length, 3);
   t.ok(refs.every(([, n]) => n === 1), 'one provider request per recipient');
   await ledgerMatchesWallet(t, shop.shopId);
+});
+
+t.test('only workers whose heartbeat is stale lose their jobs; a live worker with a long job keeps it', async (t) => {
+  const shop = await shopWithContacts(0, 0);
+  const add = (name: string) => withShop(db.apiDb, shop.shopId, (tx) => sql<{ id: string }>`select app_private.add_job('cut_connections', ${JSON.stringify({ shopId: shop.shopId, name })}::jsonb) as id`.execute(tx));
+  const live = (await add('live')).rows[0]!.id;
+  const dead = (await add('dead')).rows[0]!.id;
+  // Both locked ten minutes ago; one worker still beats, the other stopped five minutes ago.
+  await db.admin.query(`update graphile_worker._private_jobs set locked_at = now() - interval '10 minutes', locked_by = case id when $1 then 'live-worker' else 'dead-worker' end where id = any($2::bigint[])`, [live, [live, dead]]);
+  await recordHeartbeat(db.workerDb, 'live-worker', 'test');
+  await recordHeartbeat(db.workerDb, 'dead-worker', 'test');
+  await db.admin.query(`update app_private.worker_heartbeats set seen_at = now() - interval '5 minutes' where worker_id = 'dead-worker'`);
+  t.same(await releaseDeadWorkers(db.workerDb, 60), ['dead-worker']);
+  const { rows } = await db.admin.query(`select j.id::text as id, j.locked_by from graphile_worker.jobs j where j.id = any($1::bigint[]) order by j.id`, [[live, dead]]);
+  t.same(rows, [{ id: live, locked_by: 'live-worker' }, { id: dead, locked_by: null }].sort((a, b) => Number(a.id) - Number(b.id)), 'the live worker keeps its job, the dead one is released');
+  await db.admin.query(`delete from graphile_worker._private_jobs where id = any($1::bigint[])`, [[live, dead]]);
 });
 
 t.test('the worker survives its database connections being cut and finishes the campaign', async (t) => {

@@ -13,10 +13,6 @@ import type { ConsentChangeInput, Contact, ContactInput, ContactPatch } from './
 import { suppressedAmong } from './suppression.js';
 import { defaultRegionOf } from '../settings/service.js';
 
-export async function defaultRegion(tx: Tx, shopId: string): Promise<string> {
-  return defaultRegionOf(tx, shopId);
-}
-
 /** The live contact with this phone in the shop, if any (inbound texts find their sender by it). */
 export async function liveContactIdByPhone(tx: Tx, shopId: string, phone: string): Promise<string | null> {
   const row = await tx.selectFrom('app.contacts').select('id').where('shop_id', '=', shopId).where('phone_e164', '=', phone).where('deleted_at', 'is', null).executeTakeFirst();
@@ -42,7 +38,7 @@ function phoneTaken(error: unknown): unknown {
 
 export async function createContact(tx: Tx, actor: Actor, input: ContactInput): Promise<Contact> {
   const shopId = actor.shopId;
-  const phone = normalizePhone(input.phone, await defaultRegion(tx, shopId));
+  const phone = normalizePhone(input.phone, await defaultRegionOf(tx, shopId));
   // A phone that texted STOP starts unsubscribed, whatever the request claims.
   const suppressed = (await suppressedAmong(tx, shopId, [phone.e164])).size > 0;
   const consent = suppressed ? 'unsubscribed' : (input.consent ?? 'never');
@@ -75,7 +71,7 @@ export async function updateContact(tx: Tx, actor: Actor, id: string, patch: Con
   const shopId = actor.shopId;
   const set: Record<string, unknown> = {};
   if (patch.phone !== undefined) {
-    const phone = normalizePhone(patch.phone, await defaultRegion(tx, shopId));
+    const phone = normalizePhone(patch.phone, await defaultRegionOf(tx, shopId));
     set.phone_e164 = phone.e164;
     set.country = phone.country;
     if (patch.timeZone === undefined) set.time_zone = timeZoneForCountry(phone.country);
