@@ -1,7 +1,7 @@
 // A fake Stripe: a real HTTP server on 127.0.0.1 that the official `stripe` SDK can be
 // pointed at (host/port/protocol), for tests and local runs. It speaks the slice of the v1
 // API the billing code uses (customers, Checkout Sessions, payment intents, charges,
-// events) the way Stripe does: form-encoded bodies in bracket notation, JSON objects with
+// refunds, disputes, events) the way Stripe does: form-encoded bodies in bracket notation, JSON objects with
 // real id prefixes, Stripe's error shape, idempotency keys with replays, `expand`. What a
 // customer or the card network does (paying, async settlement, refunds, disputes) is driven
 // by test controls that return the event they emit and, by default, deliver it to the
@@ -100,6 +100,8 @@ export interface FakeStripe {
   deliver(event: Stripe.Event, options?: DeliverOptions): Promise<DeliveryResult>;
   /** The Stripe-Signature header for a payload, with this fake's secret unless told otherwise. */
   signatureHeader(payload: string, options?: { secret?: string | string[]; timestamp?: number }): string;
+  /** Resolves when the deliveries the fake started on its own (API-triggered events, the hosted page) have finished. */
+  idle(): Promise<void>;
   /** Every API request answers 500 api_error (the SDK retries those). */
   setOutage(on: boolean): void;
   setLatency(ms: number): void;
@@ -343,8 +345,14 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
   const lineItems = new Map<string, LineItem[]>();
   /** Session → the payment intent_data metadata to give its payment intent when paid. */
   const intentMetadata = new Map<string, Record<string, string>>();
-  /** Deliveries started by the hosted page (not awaited there); close() aborts them. */
+  /** Deliveries the fake starts on its own (API calls, the hosted page): not awaited there, as with Stripe; close() aborts them. */
   const background = new AbortController();
+  const inFlight = new Set<Promise<unknown>>();
+  const deliverLater = (event: Stripe.Event) => {
+    if (!webhookUrl) return;
+    const delivery = deliver(event, {}, background.signal).finally(() => inFlight.delete(delivery));
+    inFlight.add(delivery);
+  };
 
   const put = (map: Map<string, Row>, row: Row) => {
     map.set(row.id, row);
@@ -559,13 +567,9 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
     return charge;
   }
 
-  function refund(id: string, amount: number | undefined, control: ControlOptions): Stripe.Event {
-    const charge = chargeOf(id);
-    if (charge.status !== 'succeeded') throw new Error(`fake Stripe: charge ${charge.id} is ${charge.status}; only a succeeded charge can be refunded`);
-    const left = charge.amount - charge.amount_refunded;
-    const value = amount ?? left;
-    if (!Number.isInteger(value) || value <= 0 || value > left) throw new Error(`fake Stripe: cannot refund ${value} of charge ${charge.id} (${left} left)`);
-    put(refunds, {
+  /** Refunds part of a charge: the refund, and `charge.refunded` with the updated charge. */
+  function refundCharge(charge: Row, value: number, control: ControlOptions, extra: { reason?: string | null; metadata?: Record<string, string>; request?: { id: string; idempotency_key: string | null } } = {}): { refund: Row; event: Stripe.Event } {
+    const refund = put(refunds, {
       id: newId('re_3'),
       object: 'refund',
       amount: value,
@@ -574,9 +578,9 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
       created: now(),
       currency: charge.currency,
       destination_details: { card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
-      metadata: {},
+      metadata: extra.metadata ?? {},
       payment_intent: charge.payment_intent,
-      reason: null,
+      reason: extra.reason ?? null,
       receipt_number: null,
       source_transfer_reversal: null,
       status: 'succeeded',
@@ -584,7 +588,16 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
     });
     charge.amount_refunded += value;
     charge.refunded = charge.amount_refunded === charge.amount;
-    return emit('charge.refunded', charge, control);
+    return { refund, event: emit('charge.refunded', charge, control, extra.request) };
+  }
+
+  function refund(id: string, amount: number | undefined, control: ControlOptions): Stripe.Event {
+    const charge = chargeOf(id);
+    if (charge.status !== 'succeeded') throw new Error(`fake Stripe: charge ${charge.id} is ${charge.status}; only a succeeded charge can be refunded`);
+    const left = charge.amount - charge.amount_refunded;
+    const value = amount ?? left;
+    if (!Number.isInteger(value) || value <= 0 || value > left) throw new Error(`fake Stripe: cannot refund ${value} of charge ${charge.id} (${left} left)`);
+    return refundCharge(charge, value, control).event;
   }
 
   function createDispute(id: string, control: ControlOptions): Stripe.Event {
@@ -851,6 +864,60 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
     return render(session, expandParam(p));
   }
 
+  const REFUND_PARAMS = new Set(['amount', 'charge', 'currency', 'customer', 'expand', 'instructions_email', 'metadata', 'origin', 'payment_intent', 'reason']);
+
+  /** POST /v1/refunds: the app refunding a payment itself. */
+  function createRefund(call: Call): Row {
+    const p = call.params;
+    rejectUnknown(p, REFUND_PARAMS);
+    const chargeId = optionalString(p, 'charge');
+    const intentId = optionalString(p, 'payment_intent');
+    if (chargeId === undefined && intentId === undefined) throw invalid('One of the following params should be provided for this request: payment_intent or charge.', undefined, 'parameter_missing');
+    if (chargeId !== undefined && intentId !== undefined) throw invalid('You cannot specify both payment_intent and charge.', 'charge');
+    let charge: Row | undefined;
+    if (intentId !== undefined) {
+      const intent = paymentIntents.get(intentId);
+      if (!intent) throw noSuch('payment_intent', intentId, 'payment_intent');
+      charge = charges.get(intent.latest_charge);
+      if (!charge || intent.status !== 'succeeded') throw invalid(`This PaymentIntent (${intentId}) does not have a successful charge to refund.`, 'payment_intent', 'charge_not_refundable');
+    } else {
+      charge = charges.get(chargeId!);
+      if (!charge) throw noSuch('charge', chargeId!, 'charge');
+    }
+    if (charge.status !== 'succeeded') throw invalid(`Charge ${charge.id} has not succeeded and cannot be refunded.`, 'charge', 'charge_not_refundable');
+    const left = charge.amount - charge.amount_refunded;
+    if (left === 0) throw invalid(`Charge ${charge.id} has already been refunded.`, undefined, 'charge_already_refunded');
+    const amount = optionalInteger(p, 'amount') ?? left;
+    if (amount <= 0) throw invalid('Invalid positive integer', 'amount', 'parameter_invalid_integer');
+    if (amount > left) throw invalid(`Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, 'amount', 'amount_too_large');
+    const reason = optionalString(p, 'reason');
+    if (reason !== undefined && !['duplicate', 'fraudulent', 'requested_by_customer'].includes(reason)) throw invalid('Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer', 'reason');
+    const { refund, event } = refundCharge(charge, amount, {}, { reason: reason ?? null, metadata: metadataOf(p), request: { id: call.requestId, idempotency_key: call.idempotencyKey } });
+    deliverLater(event);
+    return render(refund, expandParam(p));
+  }
+
+  /** GET /v1/checkout/sessions: newest first, by payment_intent, customer or status. */
+  function listSessions(call: Call): Row {
+    const p = call.params;
+    const limit = optionalInteger(p, 'limit') ?? 10;
+    if (limit < 1 || limit > 100) throw invalid('This value must be between 1 and 100.', 'limit');
+    const filters = ['payment_intent', 'customer', 'status', 'payment_link'].flatMap((name) => {
+      const value = optionalString(p, name);
+      return value === undefined ? [] : [[name, value] as const];
+    });
+    let list = [...sessions.values()].reverse().filter((s) => filters.every(([name, value]) => s[name] === value));
+    const after = optionalString(p, 'starting_after');
+    if (after !== undefined) {
+      const order = [...sessions.keys()];
+      const at = order.indexOf(after);
+      if (at < 0) throw noSuch('checkout.session', after, 'starting_after');
+      list = list.filter((s) => order.indexOf(s.id) < at);
+    }
+    const paths = expandParam(p).map((path) => path.replace(/^data\./, ''));
+    return { object: 'list', data: list.slice(0, limit).map((s) => render(s, paths)), has_more: list.length > limit, url: '/v1/checkout/sessions' };
+  }
+
   function listEvents(call: Call): Row {
     const p = call.params;
     const limit = optionalInteger(p, 'limit') ?? 10;
@@ -899,6 +966,7 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
     if (resource === 'checkout' && id === 'sessions') {
       const sessionId = action;
       if (method === 'POST' && sessionId === undefined) return createSession(call);
+      if (method === 'GET' && sessionId === undefined) return listSessions(call);
       if (method === 'GET' && sessionId !== undefined && extra === undefined) return retrieve(sessions, 'checkout.session', sessionId, call);
       if (method === 'GET' && sessionId !== undefined && extra === 'line_items') {
         if (!sessions.has(sessionId)) throw noSuch('checkout.session', sessionId);
@@ -911,7 +979,7 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
           throw new ApiError(400, { type: 'invalid_request_error', message: `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".` }, true);
         }
         const event = expire(session, {}, { id: call.requestId, idempotency_key: call.idempotencyKey });
-        if (webhookUrl) void deliver(event, {}, background.signal);
+        deliverLater(event);
         return render(session, expandParam(call.params));
       }
     }
@@ -927,6 +995,7 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
       }
     }
     if (method === 'GET' && resource === 'events' && id === undefined) return listEvents(call);
+    if (method === 'POST' && resource === 'refunds' && id === undefined) return createRefund(call);
     throw notFound(method, path);
   }
 
@@ -1012,7 +1081,7 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
       if (session.status !== 'open') return html(409, 'This session is no longer open', `<p>Status: ${escapeHtml(session.status)}</p>`);
       const event = completeSession(sessionId, { async: form.get('async') === '1' });
       // Stripe redirects without waiting for the webhook: the success page may load first.
-      if (webhookUrl) void deliver(event, {}, background.signal);
+      deliverLater(event);
       if (!session.success_url) return html(200, 'Payment complete', `<p>Paid ${escapeHtml(amount)}.</p>`);
       res.writeHead(303, { location: String(session.success_url).replaceAll('{CHECKOUT_SESSION_ID}', sessionId), 'content-length': 0 });
       res.end();
@@ -1085,6 +1154,9 @@ export async function startFakeStripe(options: FakeStripeOptions): Promise<FakeS
     closeDispute: async (id, outcome, control = {}) => finish(closeDispute(id, outcome, control), control),
     deliver: (event, deliverOptions) => deliver(event, deliverOptions),
     signatureHeader: (payload, o = {}) => signatureHeader(payload, { secret: o.secret ?? options.webhookSecret, ...(o.timestamp !== undefined ? { timestamp: o.timestamp } : {}) }),
+    idle: async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
     setOutage: (on) => void (outage = on),
     setLatency: (ms) => void (latency = ms),
     setWebhookUrl: (next) => void (webhookUrl = next),
