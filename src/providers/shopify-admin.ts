@@ -187,13 +187,19 @@ function costOf(body: unknown): GraphqlCost | undefined {
 
 class ResponseTooLargeError extends Error {}
 
+/** Drops an answer's body. (undici's body emits an 'error' when destroyed unread: it is expected here.) */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 async function readBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   for await (const part of body) {
     size += (part as Buffer).length;
     if (size > limit) {
-      body.destroy();
+      discard(body);
       throw new ResponseTooLargeError();
     }
     parts.push(part as Buffer);
@@ -275,7 +281,7 @@ export function createShopifyAdmin(options: ShopifyAdminOptions): ShopifyAdmin {
       status = response.statusCode;
       retryAfter = response.headers['retry-after'];
       if (status !== 200) {
-        response.body.destroy();
+        discard(response.body);
         text = '';
       } else {
         text = await readBody(response.body, maxResponseBytes);
@@ -750,7 +756,7 @@ export async function* streamJsonl<T = unknown>(url: string, options: JsonlOptio
     throw transportError(error, false, 'the bulk result');
   }
   if (response.statusCode !== 200) {
-    response.body.destroy();
+    discard(response.body);
     throw new ShopifyAdminError('HTTP_STATUS', `the bulk result answered ${response.statusCode}`, { status: response.statusCode });
   }
   let carry: Buffer[] = [];
@@ -801,7 +807,7 @@ export async function* streamJsonl<T = unknown>(url: string, options: JsonlOptio
       if (value !== undefined) yield value;
     }
   } finally {
-    if (!response.body.destroyed) response.body.destroy();
+    if (!response.body.destroyed) discard(response.body);
   }
 }
 
