@@ -242,6 +242,16 @@ t.test('throttling: bounded retries, and no wait longer than allowed', async (t)
   const tooLong = await failure(listWebhookSubscriptions(client));
   t.match(tooLong, { code: 'THROTTLED', retryAfterMs: 30_000 }, 'a 30 s Retry-After is handed back instead of waited');
 
+  const paced = adminWith(t, { maxWaitMs: 50 });
+  fake.setBucket(shop, { currentlyAvailable: 10, restoreRate: 1 });
+  t.teardown(() => fake.setBucket(shop, { currentlyAvailable: 2000, restoreRate: 100, maximumAvailable: 2000 }));
+  await currentBulkOperation(paced.client); // costs 1: 9 left, one point a second
+  const requestsBefore = fake.requests.length;
+  const wouldWait = await failure(webhookSubscriptionCreate(paced.client, { topic: 'ORDERS_PAID', uri: 'https://pigeon.example/webhooks/shopify' }));
+  t.match(wouldWait, { code: 'THROTTLED', retryAfterMs: Number }, 'a mutation (10 points) would wait about a second: handed back');
+  t.ok(wouldWait.retryAfterMs! > 50);
+  t.equal(fake.requests.length, requestsBefore, 'without calling Shopify');
+
   t.equal(retryAfterMs('1.5'), 1500);
   t.equal(retryAfterMs(new Date(Date.now() + 5_000).toUTCString())! > 3_000, true, 'an HTTP date');
   t.equal(retryAfterMs('soon'), undefined);
@@ -262,7 +272,7 @@ t.test('typed errors: timeout, 5xx, 401, GraphQL errors, unreachable, circuit op
   t.equal(fake.requests.length - before, 1, 'a 5xx is not retried here (the job is)');
   clean(t, down, 'Internal Server Error');
 
-  const revoked = await failure(createShopifyAdmin({ adminUrlTemplate: fake.adminUrlTemplate, apiVersion }).forShop(shop, 'shpat_not-a-token').request('{ shop { id } }'));
+  const revoked = await failure(admin2(t).forShop(shop, 'shpat_not-a-token').request('{ shop { id } }'));
   t.match(revoked, { code: 'HTTP_STATUS', status: 401, unauthorized: true, retryable: false });
   t.notMatch(revoked.message, 'shpat_not-a-token');
   t.notMatch(revoked.message, 'Invalid API key');

@@ -237,16 +237,19 @@ export function createShopifyAdmin(options: ShopifyAdminOptions): ShopifyAdmin {
     return { ...bucket, currentlyAvailable: available, at: now };
   }
 
-  /** Reserves `cost` in the shop's bucket and says how long to wait until the bucket holds it. */
-  function reserve(shop: string, cost: number): number {
-    const now = Date.now();
-    const bucket = current(shop, now);
+  /** How long until the shop's bucket holds `cost`, by the client's estimate. */
+  function waitNeeded(shop: string, cost: number): number {
+    const bucket = current(shop, Date.now());
     if (!bucket) return 0;
     // A query dearer than the whole bucket is Shopify's to refuse (MAX_COST_EXCEEDED): no wait helps.
     const wanted = Math.min(cost, bucket.maximumAvailable);
-    const waitMs = wanted > bucket.currentlyAvailable ? Math.ceil(((wanted - bucket.currentlyAvailable) / bucket.restoreRate) * 1000) : 0;
-    buckets.set(shop, { ...bucket, currentlyAvailable: bucket.currentlyAvailable - wanted });
-    return waitMs;
+    return wanted > bucket.currentlyAvailable ? Math.ceil(((wanted - bucket.currentlyAvailable) / bucket.restoreRate) * 1000) : 0;
+  }
+
+  /** Takes `cost` from the shop's bucket (below zero if need be: the caller waits waitNeeded first). */
+  function reserve(shop: string, cost: number): void {
+    const bucket = current(shop, Date.now());
+    if (bucket) buckets.set(shop, { ...bucket, currentlyAvailable: bucket.currentlyAvailable - Math.min(cost, bucket.maximumAvailable) });
   }
 
   function learn(shop: string, query: string, cost: GraphqlCost | undefined): void {
@@ -368,11 +371,14 @@ export function createShopifyAdmin(options: ShopifyAdminOptions): ShopifyAdmin {
         const operation = requestOptions.operation ?? operationOf(query);
         const body = JSON.stringify({ query, variables });
         for (let tries = 1; ; tries++) {
-          const reservedWaitMs = reserve(shop, knownCosts.get(query) ?? requestOptions.cost ?? DEFAULT_COST);
-          if (reservedWaitMs > maxWaitMs) {
-            throw new ShopifyAdminError('THROTTLED', `Shopify's rate limit for this shop needs a longer wait than allowed (${operation})`, { operation, retryAfterMs: reservedWaitMs });
+          const cost = knownCosts.get(query) ?? requestOptions.cost ?? DEFAULT_COST;
+          const paceMs = waitNeeded(shop, cost);
+          if (paceMs > maxWaitMs) {
+            throw new ShopifyAdminError('THROTTLED', `Shopify's rate limit for this shop needs a longer wait than allowed (${operation})`, { operation, retryAfterMs: paceMs });
           }
-          if (reservedWaitMs > 0) await sleep(reservedWaitMs);
+          // Reserved before waiting, so that the shop's next call waits for this one's cost too.
+          reserve(shop, cost);
+          if (paceMs > 0) await sleep(paceMs);
           const result = await fire({ shop, accessToken, operation, body });
           learn(shop, query, result.cost);
           if (result.kind === 'ok') return result.data as T;
@@ -382,10 +388,10 @@ export function createShopifyAdmin(options: ShopifyAdminOptions): ShopifyAdmin {
           // the cost is restored; with neither (or a bucket that looks sufficient, which
           // Shopify disagrees with), back off exponentially.
           const backoff = Math.min(maxWaitMs, 1000 * 2 ** (tries - 1));
-          const cost = knownCosts.get(query) ?? requestOptions.cost ?? DEFAULT_COST;
-          const waitMs = result.retryAfterMs ?? (result.cost?.throttleStatus && !bucketHolds(shop, cost) ? 0 : backoff);
+          const refillMs = result.cost?.throttleStatus ? waitNeeded(shop, knownCosts.get(query) ?? cost) : 0;
+          const waitMs = result.retryAfterMs ?? (refillMs > 0 ? 0 : backoff);
           if (tries >= maxAttempts) {
-            throw new ShopifyAdminError('THROTTLED', `Shopify kept throttling ${operation} after ${tries} tries`, { operation, retryAfterMs: Math.max(waitMs, 1) });
+            throw new ShopifyAdminError('THROTTLED', `Shopify kept throttling ${operation} after ${tries} tries`, { operation, retryAfterMs: Math.max(waitMs, refillMs, 1) });
           }
           if (waitMs > maxWaitMs) {
             throw new ShopifyAdminError('THROTTLED', `Shopify asked to wait longer than allowed before ${operation}`, { operation, retryAfterMs: waitMs });
@@ -394,11 +400,6 @@ export function createShopifyAdmin(options: ShopifyAdminOptions): ShopifyAdmin {
         }
       },
     };
-  }
-
-  function bucketHolds(shop: string, cost: number): boolean {
-    const bucket = current(shop, Date.now());
-    return !bucket || bucket.currentlyAvailable >= Math.min(cost, bucket.maximumAvailable);
   }
 
   return {
