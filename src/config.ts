@@ -109,6 +109,10 @@ export const SETTINGS = {
   SHOPIFY_SCOPES: setting('shopifyScopes', Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$' }), text('read_customers,read_orders')),
   /** Where a shop's admin lives; `{shop}` is the myshopify domain. Tests point it at a fake. */
   SHOPIFY_ADMIN_URL: setting('shopifyAdminUrl', Type.String({ pattern: '^https?://[^\\s{}]*\\{shop\\}[^\\s{}]*$' }), text('https://{shop}')),
+  /** The Admin API version every GraphQL call names (Shopify's quarterly releases, e.g. 2025-10). */
+  SHOPIFY_API_VERSION: setting('shopifyApiVersion', Type.String({ pattern: '^(20[2-9][0-9]-(01|04|07|10)|unstable)$' }), text('2025-10')),
+  /** Each Admin API request (and each wait for the next part of a bulk result) times out after this. */
+  SHOPIFY_API_TIMEOUT_MS: setting('shopifyApiTimeoutMs', Type.Integer({ minimum: 100, maximum: 120000 }), integer(10_000)),
   /** Clock skew allowed on Shopify session tokens' exp/nbf, in seconds. */
   SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS: setting('shopifySessionTokenLeewaySeconds', Type.Integer({ minimum: 0, maximum: 60 }), integer(5)),
   /** The SMS provider; absent: send batches wait (and retry) until one is configured. */

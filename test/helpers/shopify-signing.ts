@@ -84,3 +84,45 @@ export function oauthQueryString(params: Record<string, string | string[]>): str
 export function signWebhook(rawBody: Buffer | string, apiSecret: string): string {
   return createHmac('sha256', apiSecret).update(rawBody).digest('base64');
 }
+
+export interface ShopifyWebhookOptions {
+  /** `customers/update`, `app/uninstalled`, … as Shopify writes it in X-Shopify-Topic. */
+  topic: string;
+  shop: string;
+  apiSecret: string;
+  /** X-Shopify-Webhook-Id: one per delivery attempt chain; Shopify's retries keep it. Default: a fresh UUID. */
+  webhookId?: string;
+  /** X-Shopify-Event-Id: the event (several subscriptions to one event share it). Default: a fresh UUID. */
+  eventId?: string;
+  /** X-Shopify-Triggered-At: when the event happened (retries keep it). Default: now. */
+  triggeredAt?: Date;
+  apiVersion?: string;
+}
+
+/**
+ * Shopify's `X-Shopify-Triggered-At` format: UTC with nanoseconds, e.g.
+ * `2023-03-29T18:00:27.877041743Z` (a Date has milliseconds: the rest is zeros).
+ */
+export function shopifyTimestamp(at: Date): string {
+  return at.toISOString().replace(/Z$/, '000000Z');
+}
+
+/** The headers Shopify sends with a webhook whose raw body is `rawBody`. */
+export function shopifyWebhookHeaders(rawBody: Buffer | string, opts: ShopifyWebhookOptions): Record<string, string> {
+  return {
+    'Content-Type': 'application/json',
+    'X-Shopify-Topic': opts.topic,
+    'X-Shopify-Hmac-Sha256': signWebhook(rawBody, opts.apiSecret),
+    'X-Shopify-Shop-Domain': opts.shop,
+    'X-Shopify-API-Version': opts.apiVersion ?? '2025-10',
+    'X-Shopify-Webhook-Id': opts.webhookId ?? randomUUID(),
+    'X-Shopify-Event-Id': opts.eventId ?? randomUUID(),
+    'X-Shopify-Triggered-At': shopifyTimestamp(opts.triggeredAt ?? new Date()),
+  };
+}
+
+/** A webhook as Shopify delivers it: the JSON body (exact bytes that were signed) and its headers. */
+export function shopifyWebhook(payload: unknown, opts: ShopifyWebhookOptions): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify(payload);
+  return { body, headers: shopifyWebhookHeaders(body, opts) };
+}
