@@ -29,6 +29,8 @@
 -- the same short allowlist, each entry with its reason):
 --   fk_without_shop_id      app.memberships   memberships_user_id_fkey: users are global
 --                                             identities (one person, several shops).
+--   fk_without_shop_id      app.credit_purchases credit_purchases_package_id_fkey: credit
+--                                             packages are one global catalogue.
 --   unique_without_shop_id  app.shops         shops_shopify_domain_key: a Shopify domain
 --                                             identifies one shop globally.
 --   unique_without_shop_id  app.audit_events  audit_events_pkey: random server-made UUIDs;

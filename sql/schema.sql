@@ -38,7 +38,7 @@ GRANT USAGE ON TYPE app.consent_source TO PUBLIC;
 CREATE TYPE app.consent_state AS ENUM ('subscribed', 'unsubscribed', 'never');
 GRANT USAGE ON TYPE app.consent_state TO PUBLIC;
 
-CREATE TYPE app.credit_entry_kind AS ENUM ('purchase', 'reserve', 'release', 'debit', 'refund', 'adjustment');
+CREATE TYPE app.credit_entry_kind AS ENUM ('purchase', 'reserve', 'release', 'debit', 'refund', 'adjustment', 'refund_reversal');
 GRANT USAGE ON TYPE app.credit_entry_kind TO PUBLIC;
 
 CREATE TYPE app.import_status AS ENUM ('queued', 'running', 'completed', 'failed');
@@ -46,6 +46,9 @@ GRANT USAGE ON TYPE app.import_status TO PUBLIC;
 
 CREATE TYPE app.member_role AS ENUM ('owner', 'admin', 'member');
 GRANT USAGE ON TYPE app.member_role TO PUBLIC;
+
+CREATE TYPE app.purchase_status AS ENUM ('pending', 'paid', 'failed', 'expired', 'refunded', 'partially_refunded', 'disputed');
+GRANT USAGE ON TYPE app.purchase_status TO PUBLIC;
 
 CREATE TYPE app.recipient_status AS ENUM ('queued', 'sending', 'sent', 'delivered', 'failed', 'skipped', 'cancelled');
 GRANT USAGE ON TYPE app.recipient_status TO PUBLIC;
@@ -415,6 +418,93 @@ CREATE POLICY credit_ledger_functions ON app.credit_ledger AS PERMISSIVE FOR ALL
 GRANT SELECT ON TABLE app.credit_ledger TO pigeon_api;
 GRANT SELECT ON TABLE app.credit_ledger TO pigeon_worker;
 
+CREATE TABLE app.credit_packages (
+    id text NOT NULL,
+    name text NOT NULL,
+    credits integer NOT NULL,
+    amount_minor bigint NOT NULL,
+    currency text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    sort_order integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT credit_packages_pkey PRIMARY KEY (id),
+    CONSTRAINT credit_packages_amount_minor_check CHECK (((amount_minor > 0) AND (amount_minor <= 100000000))),
+    CONSTRAINT credit_packages_credits_check CHECK ((credits > 0)),
+    CONSTRAINT credit_packages_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT credit_packages_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9_-]{0,39}$'::text)),
+    CONSTRAINT credit_packages_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+ALTER TABLE app.credit_packages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.credit_packages FORCE ROW LEVEL SECURITY;
+CREATE POLICY credit_packages_owner ON app.credit_packages AS PERMISSIVE FOR ALL TO pigeon_owner
+    USING (true)
+    WITH CHECK (true);
+CREATE POLICY credit_packages_read ON app.credit_packages AS PERMISSIVE FOR SELECT TO pigeon_api, pigeon_worker
+    USING (true);
+GRANT SELECT ON TABLE app.credit_packages TO pigeon_api;
+GRANT SELECT ON TABLE app.credit_packages TO pigeon_worker;
+
+CREATE TABLE app.credit_purchases (
+    shop_id uuid NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    package_id text NOT NULL,
+    provider text DEFAULT 'stripe'::text NOT NULL,
+    credits integer NOT NULL,
+    amount_minor bigint NOT NULL,
+    currency text NOT NULL,
+    status app.purchase_status DEFAULT 'pending'::app.purchase_status NOT NULL,
+    stripe_session_id text,
+    stripe_payment_intent_id text,
+    checkout_url text,
+    checkout_expires_at timestamp with time zone,
+    receipt_url text,
+    amount_refunded_minor bigint DEFAULT 0 NOT NULL,
+    credits_reversed integer DEFAULT 0 NOT NULL,
+    credit_shortfall integer DEFAULT 0 NOT NULL,
+    dispute_id text,
+    dispute_status text,
+    failure_reason text,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    paid_at timestamp with time zone,
+    CONSTRAINT credit_purchases_pkey PRIMARY KEY (shop_id, id),
+    CONSTRAINT credit_purchases_shop_id_stripe_payment_intent_id_key UNIQUE (shop_id, stripe_payment_intent_id),
+    CONSTRAINT credit_purchases_shop_id_stripe_session_id_key UNIQUE (shop_id, stripe_session_id),
+    CONSTRAINT credit_purchases_amount_minor_check CHECK ((amount_minor > 0)),
+    CONSTRAINT credit_purchases_amount_refunded_minor_check CHECK ((amount_refunded_minor >= 0)),
+    CONSTRAINT credit_purchases_checkout_url_check CHECK ((length(checkout_url) <= 2048)),
+    CONSTRAINT credit_purchases_credit_shortfall_check CHECK ((credit_shortfall >= 0)),
+    CONSTRAINT credit_purchases_credits_check CHECK ((credits > 0)),
+    CONSTRAINT credit_purchases_credits_reversed_check CHECK ((credits_reversed >= 0)),
+    CONSTRAINT credit_purchases_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT credit_purchases_dispute_id_check CHECK (((length(dispute_id) >= 1) AND (length(dispute_id) <= 255))),
+    CONSTRAINT credit_purchases_dispute_status_check CHECK ((dispute_status = ANY (ARRAY['open'::text, 'won'::text, 'lost'::text]))),
+    CONSTRAINT credit_purchases_failure_reason_check CHECK ((length(failure_reason) <= 200)),
+    CONSTRAINT credit_purchases_provider_check CHECK ((provider = ANY (ARRAY['stripe'::text, 'shopify'::text]))),
+    CONSTRAINT credit_purchases_receipt_url_check CHECK ((length(receipt_url) <= 2048)),
+    CONSTRAINT credit_purchases_stripe_payment_intent_id_check CHECK (((length(stripe_payment_intent_id) >= 1) AND (length(stripe_payment_intent_id) <= 255))),
+    CONSTRAINT credit_purchases_stripe_session_id_check CHECK (((length(stripe_session_id) >= 1) AND (length(stripe_session_id) <= 255))),
+    CONSTRAINT credit_purchases_package_id_fkey FOREIGN KEY (package_id) REFERENCES app.credit_packages(id),
+    CONSTRAINT credit_purchases_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
+);
+CREATE INDEX credit_purchases_pending_idx ON app.credit_purchases USING btree (shop_id, created_at) WHERE (status = 'pending'::app.purchase_status);
+CREATE INDEX credit_purchases_shop_created_idx ON app.credit_purchases USING btree (shop_id, created_at DESC, id DESC);
+ALTER TABLE app.credit_purchases ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.credit_purchases FORCE ROW LEVEL SECURITY;
+CREATE POLICY credit_purchases_current ON app.credit_purchases AS PERMISSIVE FOR ALL TO pigeon_api, pigeon_worker
+    USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
+    WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
+CREATE POLICY credit_purchases_owner_read ON app.credit_purchases AS PERMISSIVE FOR SELECT TO pigeon_owner
+    USING (true);
+GRANT SELECT ON TABLE app.credit_purchases TO pigeon_api;
+GRANT SELECT ON TABLE app.credit_purchases TO pigeon_worker;
+GRANT INSERT (shop_id, id, package_id, provider, credits, amount_minor, currency, created_by) ON TABLE app.credit_purchases TO pigeon_api;
+GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at) ON TABLE app.credit_purchases TO pigeon_api;
+GRANT INSERT (shop_id, id, package_id, provider, credits, amount_minor, currency, created_by) ON TABLE app.credit_purchases TO pigeon_worker;
+GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at) ON TABLE app.credit_purchases TO pigeon_worker;
+
 CREATE TABLE app.early_delivery_reports (
     event_id text NOT NULL,
     provider_message_id text NOT NULL,
@@ -782,12 +872,14 @@ CREATE TABLE app.shop_settings (
     sending_paused boolean DEFAULT false NOT NULL,
     frequency_cap_per_day integer DEFAULT 3 NOT NULL,
     opt_out_text text DEFAULT 'Reply STOP to opt out'::text NOT NULL,
+    sending_holds text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT shop_settings_pkey PRIMARY KEY (shop_id),
     CONSTRAINT shop_settings_default_region_check CHECK ((default_region ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT shop_settings_frequency_cap_per_day_check CHECK (((frequency_cap_per_day >= 0) AND (frequency_cap_per_day <= 100))),
     CONSTRAINT shop_settings_opt_out_text_check CHECK (((length(opt_out_text) >= 1) AND (length(opt_out_text) <= 100))),
     CONSTRAINT shop_settings_retention_days_check CHECK (((retention_days >= 30) AND (retention_days <= 3650))),
     CONSTRAINT shop_settings_sender_name_check CHECK (((length(sender_name) >= 1) AND (length(sender_name) <= 11))),
+    CONSTRAINT shop_settings_sending_holds_check CHECK ((cardinality(sending_holds) <= 50)),
     CONSTRAINT shop_settings_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64))),
     CONSTRAINT shop_settings_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
 );
@@ -802,7 +894,8 @@ CREATE POLICY shop_settings_owner_read ON app.shop_settings AS PERMISSIVE FOR SE
 GRANT SELECT ON TABLE app.shop_settings TO pigeon_api;
 GRANT SELECT ON TABLE app.shop_settings TO pigeon_worker;
 GRANT INSERT (shop_id, timezone, quiet_hours_start, quiet_hours_end, retention_days, sender_name) ON TABLE app.shop_settings TO pigeon_api;
-GRANT UPDATE (timezone, quiet_hours_start, quiet_hours_end, retention_days, sender_name, default_region, sending_paused, frequency_cap_per_day, opt_out_text) ON TABLE app.shop_settings TO pigeon_api;
+GRANT UPDATE (timezone, quiet_hours_start, quiet_hours_end, retention_days, sender_name, default_region, sending_paused, frequency_cap_per_day, opt_out_text, sending_holds) ON TABLE app.shop_settings TO pigeon_api;
+GRANT UPDATE (sending_holds) ON TABLE app.shop_settings TO pigeon_worker;
 
 CREATE TABLE app.shopify_oauth_states (
     state_hash bytea NOT NULL,
@@ -864,6 +957,55 @@ GRANT SELECT ON TABLE app.shops TO pigeon_worker;
 GRANT INSERT (id, name, shopify_domain) ON TABLE app.shops TO pigeon_api;
 GRANT UPDATE (name, shopify_domain, shopify_access_token) ON TABLE app.shops TO pigeon_api;
 GRANT UPDATE (shopify_access_token) ON TABLE app.shops TO pigeon_worker;
+
+CREATE TABLE app.stripe_customers (
+    shop_id uuid NOT NULL,
+    customer_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stripe_customers_pkey PRIMARY KEY (shop_id),
+    CONSTRAINT stripe_customers_customer_id_check CHECK ((customer_id ~ '^cus_[A-Za-z0-9]{1,250}$'::text)),
+    CONSTRAINT stripe_customers_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
+);
+ALTER TABLE app.stripe_customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.stripe_customers FORCE ROW LEVEL SECURITY;
+CREATE POLICY stripe_customers_current ON app.stripe_customers AS PERMISSIVE FOR ALL TO pigeon_api, pigeon_worker
+    USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
+    WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
+GRANT SELECT ON TABLE app.stripe_customers TO pigeon_api;
+GRANT SELECT ON TABLE app.stripe_customers TO pigeon_worker;
+GRANT INSERT (shop_id, customer_id) ON TABLE app.stripe_customers TO pigeon_api;
+GRANT INSERT (shop_id, customer_id) ON TABLE app.stripe_customers TO pigeon_worker;
+
+CREATE TABLE app.stripe_events (
+    id text NOT NULL,
+    type text NOT NULL,
+    stripe_created_at timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    session_id text,
+    payment_intent_id text,
+    data jsonb NOT NULL,
+    applied_shop_id uuid,
+    purchase_id uuid,
+    note text,
+    settled_at timestamp with time zone,
+    CONSTRAINT stripe_events_pkey PRIMARY KEY (id),
+    CONSTRAINT stripe_events_data_check CHECK (((jsonb_typeof(data) = 'object'::text) AND (pg_column_size(data) <= 8192))),
+    CONSTRAINT stripe_events_id_check CHECK ((id ~ '^evt_[A-Za-z0-9_]{1,250}$'::text)),
+    CONSTRAINT stripe_events_note_check CHECK ((length(note) <= 200)),
+    CONSTRAINT stripe_events_payment_intent_id_check CHECK ((length(payment_intent_id) <= 255)),
+    CONSTRAINT stripe_events_session_id_check CHECK ((length(session_id) <= 255)),
+    CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'applied'::text, 'waiting'::text, 'ignored'::text]))),
+    CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 100))),
+    CONSTRAINT stripe_events_applied_shop_id_fkey FOREIGN KEY (applied_shop_id) REFERENCES app.shops(id) ON DELETE SET NULL
+);
+CREATE INDEX stripe_events_received_idx ON app.stripe_events USING btree (received_at);
+CREATE INDEX stripe_events_waiting_idx ON app.stripe_events USING btree (payment_intent_id) WHERE (status = 'waiting'::text);
+ALTER TABLE app.stripe_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.stripe_events FORCE ROW LEVEL SECURITY;
+CREATE POLICY stripe_events_functions ON app.stripe_events AS PERMISSIVE FOR ALL TO pigeon_owner
+    USING (true)
+    WITH CHECK (true);
 
 CREATE TABLE app.suppressed_phones (
     shop_id uuid NOT NULL,
@@ -996,6 +1138,24 @@ CREATE POLICY wallets_ledger_functions ON app.wallets AS PERMISSIVE FOR ALL TO p
 GRANT SELECT ON TABLE app.wallets TO pigeon_api;
 GRANT SELECT ON TABLE app.wallets TO pigeon_worker;
 
+CREATE TABLE app_private.credit_reversals (
+    shop_id uuid NOT NULL,
+    idempotency_key text NOT NULL,
+    wanted bigint NOT NULL,
+    taken bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT credit_reversals_pkey PRIMARY KEY (shop_id, idempotency_key),
+    CONSTRAINT credit_reversals_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT credit_reversals_taken_check CHECK ((taken >= 0)),
+    CONSTRAINT credit_reversals_wanted_check CHECK ((wanted > 0)),
+    CONSTRAINT credit_reversals_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
+);
+ALTER TABLE app_private.credit_reversals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app_private.credit_reversals FORCE ROW LEVEL SECURITY;
+CREATE POLICY credit_reversals_functions ON app_private.credit_reversals AS PERMISSIVE FOR ALL TO pigeon_owner
+    USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
+    WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
+
 CREATE TABLE app_private.worker_heartbeats (
     worker_id text NOT NULL,
     process text NOT NULL,
@@ -1089,6 +1249,18 @@ end
 $function$;
 ALTER FUNCTION app_private.add_job(identifier text, payload jsonb, queue_name text, run_at timestamp with time zone, max_attempts integer, job_key text, priority integer, job_key_mode text) OWNER TO pigeon_worker;
 GRANT EXECUTE ON FUNCTION app_private.add_job(identifier text, payload jsonb, queue_name text, run_at timestamp with time zone, max_attempts integer, job_key text, priority integer, job_key_mode text) TO pigeon_api;
+
+CREATE OR REPLACE FUNCTION app_private.add_stripe_event_job(p_event_id text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform graphile_worker.add_job('stripe_event_apply', json_build_object('eventId', p_event_id),
+    job_key => 'stripe-event:' || p_event_id, max_attempts => 25);
+end
+$function$;
 
 CREATE OR REPLACE FUNCTION app_private.apply_credit_entry(p_kind app.credit_entry_kind, p_credits bigint, p_idempotency_key text, p_reference_type text DEFAULT NULL::text, p_reference_id text DEFAULT NULL::text, p_reason text DEFAULT NULL::text, p_actor_id uuid DEFAULT NULL::uuid)
  RETURNS TABLE(entry_id bigint, replayed boolean, balance bigint, reserved bigint)
@@ -1303,6 +1475,22 @@ CREATE OR REPLACE FUNCTION app_private.provider_events_sweep()
 AS $function$ with gone as (delete from app.provider_events where received_at < now() - interval '30 days' returning 1) select count(*)::integer from gone $function$;
 GRANT EXECUTE ON FUNCTION app_private.provider_events_sweep() TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.purchase_for_stripe(p_session_id text, p_payment_intent_id text, p_purchase_id uuid)
+ RETURNS TABLE(shop_id uuid, purchase_id uuid)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    select p.shop_id, p.id from app.credit_purchases p
+     where p.provider = 'stripe'
+       and ((p_session_id is not null and p.stripe_session_id = p_session_id)
+         or (p_payment_intent_id is not null and p.stripe_payment_intent_id = p_payment_intent_id)
+         or (p_purchase_id is not null and p.id = p_purchase_id))
+     order by (p.stripe_session_id = p_session_id) desc nulls last
+     limit 1
+  $function$;
+GRANT EXECUTE ON FUNCTION app_private.purchase_for_stripe(p_session_id text, p_payment_intent_id text, p_purchase_id uuid) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.purge_audit_events(p_before timestamp with time zone)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1362,6 +1550,29 @@ end
 $function$;
 GRANT EXECUTE ON FUNCTION app_private.rate_limit_sweep() TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.record_stripe_event(p_id text, p_type text, p_created timestamp with time zone, p_session_id text, p_payment_intent_id text, p_data jsonb, p_ignored_because text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  insert into app.stripe_events (id, type, stripe_created_at, session_id, payment_intent_id, data, status, note, settled_at)
+  values (p_id, p_type, p_created, p_session_id, p_payment_intent_id, p_data,
+          case when p_ignored_because is null then 'pending' else 'ignored' end, p_ignored_because,
+          case when p_ignored_because is null then null else clock_timestamp() end)
+  on conflict (id) do nothing;
+  if not found then
+    return false;
+  end if;
+  if p_ignored_because is null then
+    perform app_private.add_stripe_event_job(p_id);
+  end if;
+  return true;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.record_stripe_event(p_id text, p_type text, p_created timestamp with time zone, p_session_id text, p_payment_intent_id text, p_data jsonb, p_ignored_because text) TO pigeon_api;
+
 CREATE OR REPLACE FUNCTION app_private.record_unrouted_inbound(p_event_id text, p_from text, p_to text, p_keyword text)
  RETURNS boolean
  LANGUAGE sql
@@ -1417,6 +1628,20 @@ AS $function$
 GRANT EXECUTE ON FUNCTION app_private.remember_provider_event(p_event_id text, p_kind text) TO pigeon_api;
 GRANT EXECUTE ON FUNCTION app_private.remember_provider_event(p_event_id text, p_kind text) TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.requeue_stripe_event(p_id text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if exists (select 1 from app.stripe_events e where e.id = p_id and e.status = 'pending') then
+    perform app_private.add_stripe_event_job(p_id);
+  end if;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.requeue_stripe_event(p_id text) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.reserve_available(p_credits bigint, p_idempotency_key text, p_reference_type text, p_reference_id text, p_reason text)
  RETURNS bigint
  LANGUAGE plpgsql
@@ -1454,6 +1679,45 @@ end
 $function$;
 GRANT EXECUTE ON FUNCTION app_private.reserve_available(p_credits bigint, p_idempotency_key text, p_reference_type text, p_reference_id text, p_reason text) TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.reverse_credits(p_credits bigint, p_idempotency_key text, p_reference_type text, p_reference_id text, p_reason text)
+ RETURNS TABLE(taken bigint, shortfall bigint, replayed boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_shop uuid := app.current_shop_id();
+  v_balance bigint;
+  v_reserved bigint;
+  v_done app_private.credit_reversals%rowtype;
+  v_taken bigint;
+begin
+  if v_shop is null then
+    raise exception 'reverse_credits needs a current shop' using errcode = 'PGNSH';
+  end if;
+  if p_credits is null or p_credits <= 0 then
+    raise exception 'credits must be positive' using errcode = 'PGLED';
+  end if;
+  insert into app.wallets (shop_id) values (v_shop) on conflict do nothing;
+  select w.balance, w.reserved into v_balance, v_reserved from app.wallets w where w.shop_id = v_shop for update;
+  select * into v_done from app_private.credit_reversals r where r.shop_id = v_shop and r.idempotency_key = p_idempotency_key;
+  if found then
+    return query select v_done.taken, v_done.wanted - v_done.taken, true;
+    return;
+  end if;
+  v_taken := greatest(0, least(p_credits, v_balance - v_reserved));
+  insert into app_private.credit_reversals (shop_id, idempotency_key, wanted, taken) values (v_shop, p_idempotency_key, p_credits, v_taken);
+  if v_taken > 0 then
+    insert into app.credit_ledger (shop_id, kind, credits, balance_after, reserved_after, idempotency_key, reference_type, reference_id, reason)
+    values (v_shop, 'refund_reversal', -v_taken, v_balance - v_taken, v_reserved, p_idempotency_key, p_reference_type, p_reference_id, p_reason);
+    update app.wallets w set balance = v_balance - v_taken, updated_at = now() where w.shop_id = v_shop;
+  end if;
+  return query select v_taken, p_credits - v_taken, false;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.reverse_credits(p_credits bigint, p_idempotency_key text, p_reference_type text, p_reference_id text, p_reason text) TO pigeon_api;
+GRANT EXECUTE ON FUNCTION app_private.reverse_credits(p_credits bigint, p_idempotency_key text, p_reference_type text, p_reference_id text, p_reason text) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.sender_number_holder(p_number text)
  RETURNS TABLE(shop_id uuid, status text, quarantined_until timestamp with time zone)
  LANGUAGE sql
@@ -1480,6 +1744,20 @@ AS $function$
        and s.revoked_at is null and s.expires_at > now()
   $function$;
 GRANT EXECUTE ON FUNCTION app_private.session_role(p_session_id uuid, p_user_id uuid, p_shop_id uuid) TO pigeon_api;
+
+CREATE OR REPLACE FUNCTION app_private.settle_stripe_event(p_id text, p_status text, p_purchase_id uuid, p_note text)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    update app.stripe_events e
+       set status = p_status, note = p_note, purchase_id = p_purchase_id,
+           applied_shop_id = case when p_status = 'applied' then app.current_shop_id() else e.applied_shop_id end,
+           settled_at = clock_timestamp()
+     where e.id = p_id and e.status in ('pending', 'waiting')
+  $function$;
+GRANT EXECUTE ON FUNCTION app_private.settle_stripe_event(p_id text, p_status text, p_purchase_id uuid, p_note text) TO pigeon_worker;
 
 CREATE OR REPLACE FUNCTION app_private.shop_for_provider_message(p_provider_message_id text)
  RETURNS uuid
@@ -1518,6 +1796,19 @@ CREATE OR REPLACE FUNCTION app_private.shop_ids_for_maintenance()
 AS $function$ select id from app.shops order by id $function$;
 GRANT EXECUTE ON FUNCTION app_private.shop_ids_for_maintenance() TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.stale_pending_purchases(p_older_than timestamp with time zone, p_limit integer)
+ RETURNS TABLE(shop_id uuid, purchase_id uuid)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    select p.shop_id, p.id from app.credit_purchases p
+     where p.status = 'pending' and p.provider = 'stripe' and p.created_at < p_older_than
+     order by p.created_at
+     limit p_limit
+  $function$;
+GRANT EXECUTE ON FUNCTION app_private.stale_pending_purchases(p_older_than timestamp with time zone, p_limit integer) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.store_early_delivery_report(p_event_id text, p_provider_message_id text, p_status text, p_error_code text, p_occurred_at timestamp with time zone)
  RETURNS boolean
  LANGUAGE sql
@@ -1531,6 +1822,22 @@ AS $function$
     select exists (select 1 from fresh)
   $function$;
 GRANT EXECUTE ON FUNCTION app_private.store_early_delivery_report(p_event_id text, p_provider_message_id text, p_status text, p_error_code text, p_occurred_at timestamp with time zone) TO pigeon_api;
+
+CREATE OR REPLACE FUNCTION app_private.stripe_event(p_id text)
+ RETURNS TABLE(id text, type text, stripe_created_at timestamp with time zone, received_at timestamp with time zone, status text, session_id text, payment_intent_id text, data jsonb)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$ select e.id, e.type, e.stripe_created_at, e.received_at, e.status, e.session_id, e.payment_intent_id, e.data from app.stripe_events e where e.id = p_id $function$;
+GRANT EXECUTE ON FUNCTION app_private.stripe_event(p_id text) TO pigeon_worker;
+
+CREATE OR REPLACE FUNCTION app_private.stripe_events_sweep()
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$ with gone as (delete from app.stripe_events where received_at < now() - interval '90 days' and status in ('applied', 'ignored') returning 1) select count(*)::integer from gone $function$;
+GRANT EXECUTE ON FUNCTION app_private.stripe_events_sweep() TO pigeon_worker;
 
 CREATE OR REPLACE FUNCTION app_private.take_early_delivery_reports(p_provider_message_ids text[])
  RETURNS TABLE(event_id text, provider_message_id text, status text, error_code text, occurred_at timestamp with time zone)
@@ -1588,6 +1895,18 @@ CREATE OR REPLACE FUNCTION app_private.unrouted_inbound_sweep()
 AS $function$ with gone as (delete from app.unrouted_inbound_messages where received_at < now() - interval '90 days' returning 1) select count(*)::integer from gone $function$;
 GRANT EXECUTE ON FUNCTION app_private.unrouted_inbound_sweep() TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.unsettled_stripe_events(p_older_than timestamp with time zone, p_limit integer)
+ RETURNS TABLE(id text, status text, payment_intent_id text, received_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    select e.id, e.status, e.payment_intent_id, e.received_at from app.stripe_events e
+     where e.status in ('pending', 'waiting') and e.received_at < p_older_than
+     order by e.received_at limit p_limit
+  $function$;
+GRANT EXECUTE ON FUNCTION app_private.unsettled_stripe_events(p_older_than timestamp with time zone, p_limit integer) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.user_for_login(p_email text)
  RETURNS TABLE(id uuid, password_hash text, locked_until timestamp with time zone)
  LANGUAGE sql
@@ -1595,6 +1914,27 @@ CREATE OR REPLACE FUNCTION app_private.user_for_login(p_email text)
  SET search_path TO ''
 AS $function$ select u.id, u.password_hash, u.locked_until from app.users u where u.email = p_email::public.citext $function$;
 GRANT EXECUTE ON FUNCTION app_private.user_for_login(p_email text) TO pigeon_api;
+
+CREATE OR REPLACE FUNCTION app_private.wake_stripe_events(p_payment_intent_id text)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_id text;
+  v_count integer := 0;
+begin
+  for v_id in select e.id from app.stripe_events e where e.status = 'waiting' and e.payment_intent_id = p_payment_intent_id loop
+    update app.stripe_events e set status = 'pending' where e.id = v_id;
+    perform app_private.add_stripe_event_job(v_id);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.wake_stripe_events(p_payment_intent_id text) TO pigeon_api;
+GRANT EXECUTE ON FUNCTION app_private.wake_stripe_events(p_payment_intent_id text) TO pigeon_worker;
 
 -- ======================================================================================
 -- Default privileges (pg_default_acl, as stored)

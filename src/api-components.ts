@@ -1,6 +1,7 @@
 // The named schemas of the OpenAPI document that modules declare in their schemas.ts. The
 // app composes modules and plugins, so it hands this table to the OpenAPI plugin.
 import type { TSchema } from '@sinclair/typebox';
+import * as billing from './modules/billing/schemas.js';
 import * as campaigns from './modules/campaigns/schemas.js';
 import * as contacts from './modules/contacts/schemas.js';
 import * as members from './modules/members/schemas.js';
@@ -48,6 +49,13 @@ export const API_COMPONENTS: Record<string, TSchema> = {
   SettingsPatch: settings.SettingsPatch,
   Template: templates.Template,
   TemplateList: templates.TemplateList,
+  CreditPackage: billing.CreditPackage,
+  CreditPackageList: billing.CreditPackageList,
+  Purchase: billing.Purchase,
+  PurchaseInput: billing.PurchaseInput,
+  CreatedPurchase: billing.CreatedPurchase,
+  PurchaseList: billing.PurchaseList,
+  ConfirmInput: billing.ConfirmInput,
   Wallet: wallet.Wallet,
   WalletEntry: wallet.WalletEntry,
   WalletEntryList: wallet.WalletEntryList,

@@ -34,6 +34,9 @@ import { walletRoutes } from './modules/wallet/routes.js';
 import { campaignRoutes } from './modules/campaigns/routes.js';
 import { smsWebhookRoutes } from './modules/sms-webhooks/routes.js';
 import { senderNumberRoutes } from './modules/sender-numbers/routes.js';
+import { billingRoutes } from './modules/billing/routes.js';
+import { stripeWebhookRoutes } from './modules/billing/webhook-routes.js';
+import { stripeClientFromConfig } from './providers/stripe.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -91,6 +94,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorate('db', db);
   app.decorate('metrics', options.metrics ?? createMetrics());
   app.decorate('keyRing', parseKeyRing(config.encryptionKeys));
+  const stripe = stripeClientFromConfig(config);
+  app.decorate('stripe', stripe);
+  if (stripe) app.addHook('onClose', async () => stripe.shutdown());
 
   await app.register(errorsPlugin, { exposeInternals: config.nodeEnv === 'development' });
   await app.register(requestIdPlugin);
@@ -136,5 +142,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(walletRoutes);
   await app.register(campaignRoutes);
   await app.register(smsWebhookRoutes);
+  await app.register(billingRoutes);
+  await app.register(stripeWebhookRoutes);
   return app as unknown as FastifyInstance;
 }

@@ -133,6 +133,14 @@ export const SETTINGS = {
   SMS_BREAKER_VOLUME: setting('smsBreakerVolume', Type.Integer({ minimum: 1, maximum: 10000 }), integer(10)),
   /** Provider requests in flight per send batch. */
   SMS_SEND_CONCURRENCY: setting('smsSendConcurrency', Type.Integer({ minimum: 1, maximum: 256 }), integer(32)),
+  /** Stripe's secret (or restricted) key; absent: the billing routes answer 503. */
+  STRIPE_SECRET_KEY: setting('stripeSecretKey', Type.Optional(Type.String({ pattern: '^(sk|rk)_(test|live)_[A-Za-z0-9_]{8,}$' })), optional),
+  /** Webhook signing secrets, comma-separated: every one is accepted (rotation: add the new, then drop the old). */
+  STRIPE_WEBHOOK_SECRETS: setting('stripeWebhookSecrets', Type.Array(Type.String({ pattern: '^whsec_[A-Za-z0-9+/=_]{8,}$' })), commaList()),
+  /** Where the Stripe API lives; absent: api.stripe.com. Local runs and tests point it at the fake (npm run fake-stripe). */
+  STRIPE_API_URL: setting('stripeApiUrl', Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })), optional),
+  STRIPE_TIMEOUT_MS: setting('stripeTimeoutMs', Type.Integer({ minimum: 100, maximum: 120000 }), integer(10_000)),
+  STRIPE_MAX_NETWORK_RETRIES: setting('stripeMaxNetworkRetries', Type.Integer({ minimum: 0, maximum: 5 }), integer(2)),
   /** CSV contact imports: largest upload and most rows. */
   IMPORT_MAX_BYTES: setting('importMaxBytes', Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }), integer(50 * 1024 * 1024)),
   IMPORT_MAX_ROWS: setting('importMaxRows', Type.Integer({ minimum: 1, maximum: 10_000_000 }), integer(1_000_000)),
@@ -225,6 +233,22 @@ export function checkProductionEnv(env: Env): void {
   }
   for (const variable of PRODUCTION_REQUIRED) {
     if (!env[variable]) throw new ConfigError(`${variable} is missing; refusing to start in production`);
+  }
+  // Billing takes money: production needs a real key and at least one real signing secret.
+  const stripeKey = env.STRIPE_SECRET_KEY ?? '';
+  if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]{20,}$/.test(stripeKey) || PLACEHOLDER_PATTERNS.some((p) => p.test(stripeKey.replace(/^(sk|rk)_(test|live)_/, '')))) {
+    throw new ConfigError(`STRIPE_SECRET_KEY ${stripeKey ? 'is not a Stripe secret key or is a placeholder' : 'is missing'}; refusing to start in production`);
+  }
+  const signingSecrets = list(env.STRIPE_WEBHOOK_SECRETS);
+  if (signingSecrets.length === 0) throw new ConfigError('STRIPE_WEBHOOK_SECRETS is missing; refusing to start in production');
+  for (const secret of signingSecrets) {
+    const body = secret.replace(/^whsec_/, '');
+    if (!secret.startsWith('whsec_') || body.length < 24 || PLACEHOLDER_PATTERNS.some((p) => p.test(body))) {
+      throw new ConfigError('STRIPE_WEBHOOK_SECRETS holds a value that is not a Stripe signing secret or is a placeholder; refusing to start in production');
+    }
+  }
+  if (env.STRIPE_API_URL && !env.STRIPE_API_URL.startsWith('https://')) {
+    throw new ConfigError('STRIPE_API_URL must be https in production; refusing to start in production');
   }
   // Access tokens travel to this address: never in clear, never to a stand-in.
   if (env.SHOPIFY_ADMIN_URL && !env.SHOPIFY_ADMIN_URL.startsWith('https://')) {

@@ -10,6 +10,8 @@ export interface Metrics {
   inboundUnrouted: client.Counter;
   sendBatchesGivenUp: client.Counter<'reason'>;
   workersReleased: client.Counter;
+  purchaseTransitions: client.Counter<'status'>;
+  stripeEvents: client.Counter<'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -56,6 +58,18 @@ export function createMetrics(): Metrics {
     workersReleased: new client.Counter({
       name: 'pigeon_dead_workers_released_total',
       help: 'Worker processes whose stale heartbeat got their locked jobs released',
+      registers: [registry],
+    }),
+    purchaseTransitions: new client.Counter({
+      name: 'pigeon_billing_purchases_total',
+      help: 'Credit purchases entering a status (pending when created; paid, failed, expired, refunded, partially_refunded, disputed as Stripe settles them)',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    stripeEvents: new client.Counter({
+      name: 'pigeon_stripe_events_total',
+      help: 'Verified Stripe webhook events by outcome: recorded, duplicate, ignored (another account or mode, unhandled type), applied, waiting, refused',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/kysely.js';
 import type { KeyRing } from './lib/key-ring.js';
 import type { Metrics } from './metrics.js';
+import type { StripeClient } from './providers/stripe.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +12,8 @@ declare module 'fastify' {
     metrics: Metrics;
     /** ENCRYPTION_KEYS, parsed once: secrets at rest (Shopify tokens, invitation tokens). */
     keyRing: KeyRing;
+    /** Stripe, when STRIPE_SECRET_KEY is set; null: the billing routes answer 503. */
+    stripe: StripeClient | null;
   }
 }
 

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from './config.js';
 import { createSmsClient, type SmsClient } from './providers/sms/client.js';
 import { ProviderNotConfiguredError } from './modules/campaigns/send-batch-job.js';
 import type { Metrics } from './metrics.js';
+import { stripeClientFromConfig, type StripeClient } from './providers/stripe.js';
 
 let current: Db | undefined;
 
@@ -80,4 +81,14 @@ export function setWorkerMetrics(metrics: Metrics | undefined): void {
 }
 export function workerMetrics(): Metrics | undefined {
   return currentMetrics;
+}
+
+/** Stripe for the billing tasks, from the configuration on first use; null when not configured. */
+let currentStripe: StripeClient | null | undefined;
+export function setWorkerStripe(stripe: StripeClient | null | undefined): void {
+  currentStripe = stripe;
+}
+export function workerStripe(): StripeClient | null {
+  if (currentStripe === undefined) currentStripe = stripeClientFromConfig(loadConfig());
+  return currentStripe;
 }

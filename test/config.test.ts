@@ -12,6 +12,8 @@ const production = {
   JWT_SECRET: strong,
   IP_HASH_SECRET: `${strong}-ip`,
   ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  STRIPE_SECRET_KEY: 'sk_live_51Hq8ZkLm3NpQr7StUvWxYz0aBcDeFgHiJ',
+  STRIPE_WEBHOOK_SECRETS: 'whsec_Q2x5bW9kZXJuU2lnbmluZ1NlY3JldDAx',
 };
 
 t.test('a complete production config loads', async (t) => {
@@ -36,6 +38,19 @@ t.test('production refuses a missing, short or placeholder secret and names the 
   } catch (error) {
     t.notMatch((error as Error).message, Buffer.alloc(16, 1).toString('base64'), 'the key is not in the message');
   }
+});
+
+t.test('Stripe in production: a real key and real signing secrets, or no start', async (t) => {
+  t.same(loadConfig(production).stripeWebhookSecrets, ['whsec_Q2x5bW9kZXJuU2lnbmluZ1NlY3JldDAx']);
+  t.throws(() => loadConfig({ ...production, STRIPE_SECRET_KEY: undefined }), { message: /^STRIPE_SECRET_KEY is missing; refusing to start in production/ });
+  t.throws(() => loadConfig({ ...production, STRIPE_SECRET_KEY: 'sk_test_xxxxxxxxxxxxxxxxxxxxxxxx' }), { message: /^STRIPE_SECRET_KEY is not a Stripe secret key or is a placeholder/ });
+  t.throws(() => loadConfig({ ...production, STRIPE_SECRET_KEY: 'pk_live_51Hq8ZkLm3NpQr7StUvWxYz0aBcDeFgHiJ' }), { message: /^STRIPE_SECRET_KEY is not a Stripe secret key/ }, 'a publishable key is not a secret key');
+  t.throws(() => loadConfig({ ...production, STRIPE_WEBHOOK_SECRETS: '' }), { message: /^STRIPE_WEBHOOK_SECRETS is missing/ });
+  t.throws(() => loadConfig({ ...production, STRIPE_WEBHOOK_SECRETS: 'whsec_Q2x5bW9kZXJuU2lnbmluZ1NlY3JldDAx,whsec_changeme' }), { message: /^STRIPE_WEBHOOK_SECRETS holds a value that is not a Stripe signing secret/ });
+  t.throws(() => loadConfig({ ...production, STRIPE_API_URL: 'http://127.0.0.1:12111' }), { message: /^STRIPE_API_URL must be https in production/ });
+  const rotating = loadConfig({ ...production, STRIPE_WEBHOOK_SECRETS: 'whsec_Q2x5bW9kZXJuU2lnbmluZ1NlY3JldDAx, whsec_TmV3ZXJTaWduaW5nU2VjcmV0Rm9yUm90YXRpb24' });
+  t.equal(rotating.stripeWebhookSecrets.length, 2, 'several secrets during a rotation');
+  t.equal(loadConfig({ NODE_ENV: 'development' }).stripeSecretKey, undefined, 'outside production Stripe may be absent (billing answers 503)');
 });
 
 t.test('invalid values name the variable', async (t) => {

@@ -23,6 +23,12 @@ const ALLOWLIST: Array<{ check: string; object: string; detail: RegExp; why: str
     why: 'templates are one global, read-only catalogue; usage counts point into it',
   },
   {
+    check: 'fk_without_shop_id',
+    object: 'app.credit_purchases',
+    detail: /credit_purchases_package_id_fkey/,
+    why: 'credit packages are one global catalogue priced by the server; a purchase names the package it copied',
+  },
+  {
     check: 'unique_without_shop_id',
     object: 'app.sender_numbers',
     detail: /sender_numbers_active_number_idx/,

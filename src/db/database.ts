@@ -167,6 +167,16 @@ export type SenderNumbersTable = Narrow<G.AppSenderNumbers, { status: DefaultedU
 
 export type SuppressedPhonesTable = Narrow<G.AppSuppressedPhones, { source: 'keyword' }>;
 
+export type CreditPurchasesTable = Narrow<
+  G.AppCreditPurchases,
+  {
+    provider: DefaultedUnion<'stripe' | 'shopify'>;
+    dispute_status: 'open' | 'won' | 'lost' | null;
+  }
+>;
+
+export type StripeEventsTable = Narrow<G.AppStripeEvents, { status: DefaultedUnion<'pending' | 'applied' | 'waiting' | 'ignored'> }>;
+
 interface NarrowedTables {
   'app.contacts': ContactsTable;
   'app.inbound_messages': InboundMessagesTable;
@@ -184,6 +194,8 @@ interface NarrowedTables {
   'app.contact_imports': ContactImportsTable;
   'app.sender_numbers': SenderNumbersTable;
   'app.suppressed_phones': SuppressedPhonesTable;
+  'app.credit_purchases': CreditPurchasesTable;
+  'app.stripe_events': StripeEventsTable;
 }
 // A narrowed table must be a generated one (no phantom tables).
 type TablesOf<K extends keyof G.DB> = K;

@@ -15,11 +15,13 @@ export type AppConsentSource = "admin" | "api" | "import" | "keyword" | "shopify
 
 export type AppConsentState = "never" | "subscribed" | "unsubscribed";
 
-export type AppCreditEntryKind = "adjustment" | "debit" | "purchase" | "refund" | "release" | "reserve";
+export type AppCreditEntryKind = "adjustment" | "debit" | "purchase" | "refund" | "refund_reversal" | "release" | "reserve";
 
 export type AppImportStatus = "completed" | "failed" | "queued" | "running";
 
 export type AppMemberRole = "admin" | "member" | "owner";
+
+export type AppPurchaseStatus = "disputed" | "expired" | "failed" | "paid" | "partially_refunded" | "pending" | "refunded";
 
 export type AppRecipientStatus = "cancelled" | "delivered" | "failed" | "queued" | "sending" | "sent" | "skipped";
 
@@ -203,6 +205,44 @@ export interface AppCreditLedger {
   shop_id: string;
 }
 
+export interface AppCreditPackages {
+  active: Generated<boolean>;
+  amount_minor: Int8;
+  created_at: Generated<Timestamp>;
+  credits: number;
+  currency: string;
+  id: string;
+  name: string;
+  sort_order: Generated<number>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface AppCreditPurchases {
+  amount_minor: Int8;
+  amount_refunded_minor: Generated<Int8>;
+  checkout_expires_at: Timestamp | null;
+  checkout_url: string | null;
+  created_at: Generated<Timestamp>;
+  created_by: string | null;
+  credit_shortfall: Generated<number>;
+  credits: number;
+  credits_reversed: Generated<number>;
+  currency: string;
+  dispute_id: string | null;
+  dispute_status: string | null;
+  failure_reason: string | null;
+  id: Generated<string>;
+  package_id: string;
+  paid_at: Timestamp | null;
+  provider: Generated<string>;
+  receipt_url: string | null;
+  shop_id: string;
+  status: Generated<AppPurchaseStatus>;
+  stripe_payment_intent_id: string | null;
+  stripe_session_id: string | null;
+  updated_at: Generated<Timestamp>;
+}
+
 export interface AppEarlyDeliveryReports {
   error_code: string | null;
   event_id: string;
@@ -373,10 +413,32 @@ export interface AppShopSettings {
   quiet_hours_start: Generated<string>;
   retention_days: Generated<number>;
   sender_name: string | null;
+  sending_holds: Generated<string[]>;
   sending_paused: Generated<boolean>;
   shop_id: string;
   timezone: Generated<string>;
   updated_at: Generated<Timestamp>;
+}
+
+export interface AppStripeCustomers {
+  created_at: Generated<Timestamp>;
+  customer_id: string;
+  shop_id: string;
+}
+
+export interface AppStripeEvents {
+  applied_shop_id: string | null;
+  data: Json;
+  id: string;
+  note: string | null;
+  payment_intent_id: string | null;
+  purchase_id: string | null;
+  received_at: Generated<Timestamp>;
+  session_id: string | null;
+  settled_at: Timestamp | null;
+  status: Generated<string>;
+  stripe_created_at: Timestamp;
+  type: string;
 }
 
 export interface AppSuppressedPhones {
@@ -438,6 +500,8 @@ export interface DB {
   "app.contact_imports": AppContactImports;
   "app.contacts": AppContacts;
   "app.credit_ledger": AppCreditLedger;
+  "app.credit_packages": AppCreditPackages;
+  "app.credit_purchases": AppCreditPurchases;
   "app.early_delivery_reports": AppEarlyDeliveryReports;
   "app.idempotency_keys": AppIdempotencyKeys;
   "app.inbound_messages": AppInboundMessages;
@@ -455,6 +519,8 @@ export interface DB {
   "app.shopify_oauth_states": AppShopifyOauthStates;
   "app.shopify_staff": AppShopifyStaff;
   "app.shops": AppShops;
+  "app.stripe_customers": AppStripeCustomers;
+  "app.stripe_events": AppStripeEvents;
   "app.suppressed_phones": AppSuppressedPhones;
   "app.template_usage": AppTemplateUsage;
   "app.templates": AppTemplates;

@@ -49,6 +49,12 @@ export const SHOP_JOBS = {
     key: (p) => `import:${p.importId}`,
     options: { queueName: 'contact-imports', priority: 0 },
   }),
+  /** Fetches a paid purchase's receipt URL from Stripe (the webhook does not carry it). */
+  billing_purchase_receipt: job({
+    payload: Type.Composite([ShopPayload, Type.Object({ purchaseId: UuidString })]),
+    key: (p) => `purchase:${p.purchaseId}:receipt`,
+    options: { priority: MAINTENANCE_PRIORITY, maxAttempts: 10 },
+  }),
   /** Applies one shop's retention settings; a repeated sweep keeps the first run time. */
   shop_retention_apply: job({
     payload: ShopPayload,
@@ -58,7 +64,32 @@ export const SHOP_JOBS = {
 } as const;
 
 /** Tasks the crontab runs, with no payload and no shop. */
-export const CRON_TASKS = ['campaign_reconcile', 'rate_limit_sweep', 'retention_sweep', 'idempotency_sweep', 'provider_events_sweep', 'session_sweep'] as const;
+export const CRON_TASKS = [
+  'campaign_reconcile',
+  'rate_limit_sweep',
+  'retention_sweep',
+  'idempotency_sweep',
+  'provider_events_sweep',
+  'session_sweep',
+  'billing_reconcile',
+  'stripe_events_sweep',
+] as const;
+
+/**
+ * Jobs that belong to no shop yet, added by SQL functions in the transaction that records
+ * what they act on: the payload schema is here, the key is built by the named function.
+ */
+export const SYSTEM_JOBS = {
+  /** Applies one recorded Stripe event; added (and keyed) by app_private.add_stripe_event_job (migration 0093). */
+  stripe_event_apply: { payload: Type.Object({ eventId: Type.String({ pattern: '^evt_[A-Za-z0-9_]{1,250}$' }) }, { additionalProperties: false }), addedBy: 'app_private.add_stripe_event_job' },
+} as const;
+
+export type SystemJobName = keyof typeof SYSTEM_JOBS;
+
+/** A system job's payload, checked against the catalogue. */
+export function parseSystemJob<N extends SystemJobName>(name: N, payload: unknown): Static<(typeof SYSTEM_JOBS)[N]['payload']> {
+  return parsePayload(name, SYSTEM_JOBS[name].payload, payload);
+}
 
 export type ShopJobName = keyof typeof SHOP_JOBS;
 export type JobPayload<N extends ShopJobName> = Static<(typeof SHOP_JOBS)[N]['payload']>;

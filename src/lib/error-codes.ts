@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, description: 'Not found (or another shop’s)', apiMd: 'not found' },
   SEGMENT_NOT_FOUND: { status: 404, description: 'The segment named does not exist in this shop' },
   TEMPLATE_NOT_FOUND: { status: 404, description: 'The template named does not exist' },
+  PACKAGE_NOT_FOUND: { status: 404, description: 'No active credit package has this id' },
   INVITATION_NOT_FOUND: { status: 404, description: 'The invitation is unknown, used, expired or for another account' },
   // 408 / 413 / 414 / 415 / 431: what Node or the body parsers refuse.
   REQUEST_TIMEOUT: { status: 408, description: 'The request did not arrive in time' },
@@ -74,6 +75,8 @@ export const ERROR_CODES = {
   CAMPAIGN_FINISHED: { status: 409, description: 'A finished campaign cannot be cancelled' },
   SCHEDULE_PASSED: { status: 409, description: 'The draft’s scheduledAt has passed: change or clear it' },
   NO_RECIPIENTS: { status: 409, description: 'The audience has no subscribed contacts' },
+  CONFIRM_REFUSED: { status: 409, description: 'Stripe’s session or payment is not the one Pigeon created for this purchase (refused and audited)' },
+  PURCHASE_NOT_CONFIRMABLE: { status: 409, description: 'This purchase has no Stripe Checkout Session to confirm' },
   NO_SENDER_NUMBER: { status: 409, description: 'The shop has no active sending number' },
   // 422 / 423 / 429
   IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'The Idempotency-Key was used with a different request', apiMd: 'idempotency key reused' },
@@ -85,6 +88,8 @@ export const ERROR_CODES = {
   NOT_READY: { status: 503, description: 'Not ready (database unreachable or migrations behind)', apiMd: 'not ready' },
   SERVICE_UNAVAILABLE: { status: 503, description: 'Temporarily unavailable; see Retry-After' },
   SHOPIFY_NOT_CONFIGURED: { status: 503, description: 'This server has no Shopify app configured' },
+  BILLING_NOT_CONFIGURED: { status: 503, description: 'This server has no Stripe account configured' },
+  PAYMENTS_UNAVAILABLE: { status: 503, description: 'Stripe could not be reached; try again (see Retry-After)' },
   SMS_NOT_CONFIGURED: { status: 503, description: 'This server has no SMS provider configured' },
 } as const satisfies Record<string, { status: number; description: string; apiMd?: string }>;
 

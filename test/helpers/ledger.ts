@@ -11,7 +11,7 @@ interface Assert {
 
 export async function ledgerMatchesWallet(db: { admin: pg.Pool; apiDb: Db }, t: Assert, shopId: string): Promise<void> {
   const { rows } = await db.admin.query(
-    `select coalesce(sum(credits) filter (where kind in ('purchase','refund','adjustment','debit')), 0)::int as balance,
+    `select coalesce(sum(credits) filter (where kind in ('purchase','refund','adjustment','debit','refund_reversal')), 0)::int as balance,
             coalesce(sum(case kind when 'reserve' then credits when 'release' then -credits when 'debit' then credits else 0 end), 0)::int as reserved
        from app.credit_ledger where shop_id = $1`,
     [shopId],

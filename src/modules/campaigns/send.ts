@@ -115,7 +115,7 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
     .selectFrom('app.campaigns as c')
     .innerJoin('app.shops as s', 's.id', 'c.shop_id')
     .innerJoin('app.shop_settings as st', 'st.shop_id', 'c.shop_id')
-    .select(['c.status', 'c.body', 'c.discount_code', 's.name as shop_name', 'st.opt_out_text', 'st.sending_paused', 'st.quiet_hours_start', 'st.quiet_hours_end', 'st.timezone', 'st.frequency_cap_per_day'])
+    .select(['c.status', 'c.body', 'c.discount_code', 's.name as shop_name', 'st.opt_out_text', 'st.sending_paused', 'st.sending_holds', 'st.quiet_hours_start', 'st.quiet_hours_end', 'st.timezone', 'st.frequency_cap_per_day'])
     .where('c.shop_id', '=', shopId)
     .where('c.id', '=', campaignId)
     .executeTakeFirstOrThrow();
@@ -128,6 +128,7 @@ async function claimBatch(tx: Tx, shopId: string, campaignId: string, batchId: s
     return { state: 'not_sending' as const };
   }
   if (campaign.sending_paused) throw new SendingPausedError('the shop paused all sending');
+  if (campaign.sending_holds.length > 0) throw new SendingPausedError(`sending is on hold (${campaign.sending_holds.join(', ')})`);
   // Checked now, not only at enqueue: a number released meanwhile must not be sent from.
   const from = await activeSenderNumber(tx, shopId);
   if (!from) throw new SendingPausedError('the shop has no active sender number');

@@ -13,7 +13,12 @@ const fields = {
   optOutText: Type.String({ minLength: 1, maxLength: 100 }),
 };
 export const Settings = Type.Object(
-  { ...fields, senderNumbers: Type.Array(Type.String(), { description: 'Read-only: the active sending numbers an operator assigned (GET /api/v1/sender-numbers has their history)' }) },
+  {
+    ...fields,
+    sendingHolds: Type.Array(Type.String(), {
+      description: 'Read-only: holds that pause sending until an operator (or, for a payment dispute, its outcome) lifts them, e.g. billing:dispute:<id>, billing:refund_shortfall:<purchase id>',
+    }),
+    senderNumbers: Type.Array(Type.String(), { description: 'Read-only: the active sending numbers an operator assigned (GET /api/v1/sender-numbers has their history)' }) },
   { additionalProperties: false },
 );
 export type Settings = Static<typeof Settings>;

@@ -20,6 +20,7 @@ export async function getSettings(tx: Tx, shopId: string): Promise<Settings> {
     retentionDays: row.retention_days,
     senderName: row.sender_name,
     sendingPaused: row.sending_paused,
+    sendingHolds: row.sending_holds,
     frequencyCapPerDay: row.frequency_cap_per_day,
     optOutText: row.opt_out_text,
     senderNumbers: (await listSenderNumbers(tx, shopId)).filter((n) => n.status === 'active').map((n) => n.number),
@@ -58,6 +59,26 @@ export async function updateSettings(tx: Tx, actor: Actor, patch: SettingsPatch)
   const changed = Object.keys(patch).filter((k) => JSON.stringify(before[k as keyof Settings]) !== JSON.stringify(after[k as keyof Settings]));
   await audit(tx, actor, { action: 'settings.update', resourceType: 'shop', resourceId: shopId, result: 'success', metadata: { changed } });
   return after;
+}
+
+/**
+ * Puts a named hold on the shop's sending (a refund shortfall, a payment dispute): sending
+ * waits while any hold is present, and the shop cannot lift it (no route writes holds).
+ * Returns false when the hold was there already.
+ */
+export async function addSendingHold(tx: Tx, shopId: string, hold: string): Promise<boolean> {
+  const { rows } = await sql<{ shop_id: string }>`
+    update app.shop_settings set sending_holds = array_append(sending_holds, ${hold}::text)
+     where shop_id = ${shopId} and not (${hold}::text = any (sending_holds)) returning shop_id`.execute(tx);
+  return rows.length > 0;
+}
+
+/** Lifts one named hold; returns false when it was not there. */
+export async function removeSendingHold(tx: Tx, shopId: string, hold: string): Promise<boolean> {
+  const { rows } = await sql<{ shop_id: string }>`
+    update app.shop_settings set sending_holds = array_remove(sending_holds, ${hold}::text)
+     where shop_id = ${shopId} and ${hold}::text = any (sending_holds) returning shop_id`.execute(tx);
+  return rows.length > 0;
 }
 
 /** What a campaign message needs from the shop: its name and opt-out instruction. */

@@ -8,7 +8,8 @@ export const CreditEntryKind = Type.Union([
   Type.Literal('debit'),
   Type.Literal('refund'),
   Type.Literal('adjustment'),
-]);
+  Type.Literal('refund_reversal'),
+], { description: 'purchase: credits bought; refund: a message credit returned; refund_reversal: credits taken back after a payment refund or lost dispute (negative)' });
 export type CreditEntryKind = Static<typeof CreditEntryKind>;
 
 export const Wallet = Type.Object({ balance: Type.Integer(), reserved: Type.Integer(), available: Type.Integer() }, { additionalProperties: false });

@@ -23,6 +23,11 @@ export const EXTRA_STATUSES: Record<string, number[]> = {
   // A bad, missing or stale signature; 503 while the SMS provider is not configured.
   receiveSmsStatus: [401, 503],
   receiveSmsInbound: [401, 503],
+  // A bad, missing, stale or future signature; 503 while Stripe is not configured.
+  receiveStripeWebhook: [401, 503],
+  // Stripe not configured, or unreachable (Retry-After).
+  createPurchase: [503],
+  confirmPurchase: [503],
   // The invitation token names no live invitation.
   acceptInvitation: [404, 409],
 };

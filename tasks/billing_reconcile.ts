@@ -1,0 +1,14 @@
+// Cron: settle purchases whose webhook was lost, apply events that waited for their purchase.
+// See src/modules/billing/reconcile.ts.
+import type { Task } from 'graphile-worker';
+import { reconcileBilling } from '../src/modules/billing/reconcile.js';
+import { workerDb, workerMetrics, workerStripe } from '../src/worker-context.js';
+
+const billing_reconcile: Task = async (_payload, helpers) => {
+  const stripe = workerStripe();
+  if (!stripe) return;
+  const report = await reconcileBilling(workerDb(), stripe, new Date(), workerMetrics());
+  helpers.logger.info(`billing reconcile: ${JSON.stringify(report)}`);
+};
+
+export default billing_reconcile;
