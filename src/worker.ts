@@ -15,7 +15,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { metricsAccess } from './plugins/metrics.js';
 import { CRONTAB_FILE, loadTaskList } from './task-list.js';
 import { recordHeartbeat, releaseDeadWorkers, releaseWorkers } from './jobs/worker-heartbeat.js';
-import { setWorkerDb, setWorkerMetrics, setWorkerSms, smsFromConfig, type WorkerSms } from './worker-context.js';
+import { setWorkerDb, setWorkerMetrics, setWorkerSms, setWorkerStripe, smsFromConfig, type WorkerSms } from './worker-context.js';
+import type { StripeClient } from './providers/stripe.js';
 
 export interface StartWorkerOptions {
   connectionString: string;
@@ -29,6 +30,8 @@ export interface StartWorkerOptions {
   extraTasks?: TaskList;
   /** The SMS provider the send task uses (absent: from the configuration on first use). */
   sms?: WorkerSms;
+  /** Stripe for the billing tasks (absent: from the configuration on first use). */
+  stripe?: StripeClient | null;
   /** Jobs of a worker whose heartbeat is older than this are released (WORKER_HEARTBEAT_TIMEOUT_SECONDS). */
   heartbeatTimeoutSeconds?: number;
 }
@@ -67,6 +70,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
   setWorkerDb(db);
   setWorkerMetrics(options.metrics);
   if (options.sms) setWorkerSms(options.sms);
+  if (options.stripe !== undefined) setWorkerStripe(options.stripe);
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? 60;
   const taskList = { ...(await loadTaskList()), ...options.extraTasks };
   const crontab = options.crontab === false ? '' : await readFile(CRONTAB_FILE, 'utf8');
@@ -160,6 +164,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<StartedW
       setWorkerDb(undefined);
       setWorkerMetrics(undefined);
       if (options.sms) setWorkerSms(undefined);
+      if (options.stripe !== undefined) setWorkerStripe(undefined);
       await db.destroy();
     },
   };

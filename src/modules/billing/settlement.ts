@@ -159,7 +159,8 @@ async function settleCheckout(tx: Tx, actor: Actor, row: PurchaseRow, fact: Chec
       reason: `credit package ${row.package_id}`,
       actorId: actor.userId,
     });
-    next = await save(tx, next, { paid_at: sql<Date>`now()` as unknown as Date, failure_reason: null });
+    // The moment of the credit itself (not the transaction's start): what receipt-to-credit latency is measured against.
+    next = await save(tx, next, { paid_at: sql<Date>`clock_timestamp()` as unknown as Date, failure_reason: null });
     await record(tx, actor, next, 'billing.purchase_paid', { source, credits: row.credits, amount: Number(row.amount_minor), currency: row.currency, ledgerEntry: entry.entryId });
     next = await reverseDueCredits(tx, actor, next, source);
     return result(row, next, 'applied');
