@@ -27,6 +27,7 @@ import { memberRoutes } from './modules/members/routes.js';
 import { shopifyRoutes } from './modules/shopify/routes.js';
 import { templateRoutes } from './modules/templates/routes.js';
 import { contactRoutes } from './modules/contacts/routes.js';
+import { privacyRoutes } from './modules/privacy/routes.js';
 import { importRoutes } from './modules/imports/routes.js';
 import { segmentRoutes } from './modules/segments/routes.js';
 import { settingsRoutes } from './modules/settings/routes.js';
@@ -135,6 +136,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(shopifyRoutes);
   await app.register(templateRoutes);
   await app.register(contactRoutes);
+  await app.register(privacyRoutes);
   await app.register(importRoutes);
   await app.register(segmentRoutes);
   await app.register(settingsRoutes);

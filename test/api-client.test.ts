@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import createClient from 'openapi-fetch';
 import { withShop } from '../src/db/with-shop.js';
 import { assignSenderNumber } from '../src/modules/sender-numbers/service.js';
-import { applyCreditEntry } from '../src/modules/wallet/service.js';
 import type { paths } from './helpers/api-types.js';
 import { buildTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/database.js';
+import { buyCredits } from './helpers/ledger.js';
 
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
@@ -65,7 +65,7 @@ t.test('signup → contact → import → campaign → enqueue (402, then 200) w
   t.same(wallet.data, { balance: 0, reserved: 0, available: 0 }, 'the refusal changed nothing');
 
   // As the fixtures do: credits are bought, not given by the API.
-  await withShop(db.apiDb, shopId, (tx) => applyCreditEntry(tx, { shopId, kind: 'purchase', credits: 10, idempotencyKey: randomUUID() }));
+  await buyCredits(db, shopId, 10);
 
   const accepted = await client.POST('/api/v1/campaigns/{id}/enqueue', { params: { path: { id } }, headers: { 'idempotency-key': randomUUID() } });
   if (!accepted.data) throw new Error(`enqueue: ${accepted.response.status} ${JSON.stringify(accepted.error)}`);

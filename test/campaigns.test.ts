@@ -6,12 +6,12 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
-import { withShop } from '../src/db/with-shop.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { sendBatch, ProviderUnavailableError, SendingPausedError } from '../src/modules/campaigns/send.js';
 import { reconcileCampaigns } from '../src/modules/campaigns/reconcile.js';
 import { campaignFixtures, fakeProviderFor, SMS_KEY, SMS_SECRET } from './helpers/campaign-fixtures.js';
-import { applyCreditEntry } from '../src/modules/wallet/service.js';
+import { bearer, signUp } from './helpers/accounts.js';
+import { buyCredits } from './helpers/ledger.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
@@ -273,10 +273,10 @@ t.test('the kill switch pauses sending and resuming sends everyone once; only ow
   t.equal(fake.sentCount - before, 3);
   const { rows: audit } = await db.admin.query(`select metadata from app.audit_events where shop_id = $1 and action = 'settings.update'`, [shop.shopId]);
   t.ok(audit.some((a) => (a.metadata.changed as string[]).includes('sendingPaused')), 'audited');
-  const member = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: '203.0.113.9', payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'M' } });
-  await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'member')`, [shop.shopId, member.json().user.id]);
-  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop.shopId}/switch`, headers: { authorization: `Bearer ${member.json().accessToken}` } });
-  const asMember = { authorization: `Bearer ${switched.json().accessToken}` };
+  const member = await signUp(app, { shopName: 'M' });
+  await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'member')`, [shop.shopId, member.userId]);
+  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop.shopId}/switch`, headers: member.headers });
+  const asMember = bearer(switched.json().accessToken);
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: asMember, payload: { sendingPaused: true } })).statusCode, 403);
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { timeZone: 'Mars/Olympus' } })).json().error.code, 'INVALID_TIME_ZONE');
   await ledgerMatchesWallet(t, shop.shopId);
@@ -362,7 +362,7 @@ t.test('a name that got longer after enqueue never spends another campaign’s r
   t.same(await wallet(shop.shopId), { balance: 3, reserved: 3, available: 0 }, 'B still holds its 3 credits');
   await ledgerMatchesWallet(t, shop.shopId);
   // With credits available, the difference is reserved from them instead of skipping anyone.
-  await withShop(db.apiDb, shop.shopId, (tx) => applyCreditEntry(tx, { shopId: shop.shopId, kind: 'purchase', credits: 5, idempotencyKey: randomUUID() }));
+  await buyCredits(db, shop.shopId, 5);
   await drain(shop.shopId, b, { batchSize: 10 });
   const mb = await metrics(shop, b);
   t.match(mb, { status: 'sent', sent: 3, skipped: 0 });

@@ -5,6 +5,7 @@ import net from 'node:net';
 import t, { type Test } from 'tap';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' }, (app) => {
@@ -16,13 +17,7 @@ const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARG
   app.post('/api/v1/probe/text', { schema: { body: { type: 'object' } } }, async (request) => ({ got: request.body }));
 });
 
-const signup = await app.inject({
-  method: 'POST',
-  url: '/api/v1/auth/signup',
-  remoteAddress: '192.0.2.1',
-  payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' },
-});
-const headers = { authorization: `Bearer ${signup.json().accessToken}` };
+const { headers } = await signUp(app);
 
 function assertRefused(t: Test, res: Awaited<ReturnType<typeof app.inject>>, field: string, label: string) {
   t.equal(res.statusCode, 400, `${label}: 400`);

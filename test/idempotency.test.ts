@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp, type Account } from './helpers/accounts.js';
 import { requireAuth } from '../src/plugins/auth.js';
 import idempotencySweep from '../tasks/idempotency_sweep.js';
 import { setWorkerDb } from '../src/worker-context.js';
@@ -44,16 +45,11 @@ const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARG
   );
 });
 
-let ip = 0;
-async function account() {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  return { shopId: res.json().shop.id as string, authorization: `Bearer ${res.json().accessToken}` };
-}
-const a = await account();
-const b = await account();
+const a = await signUp(app);
+const b = await signUp(app);
 
-function post(who: { authorization: string }, key: string | undefined, payload: Record<string, unknown>) {
-  return app.inject({ method: 'POST', url: '/api/v1/test/things', headers: { authorization: who.authorization, ...(key === undefined ? {} : { 'idempotency-key': key }) }, payload });
+function post(who: Account, key: string | undefined, payload: Record<string, unknown>) {
+  return app.inject({ method: 'POST', url: '/api/v1/test/things', headers: { ...who.headers, ...(key === undefined ? {} : { 'idempotency-key': key }) }, payload });
 }
 
 t.test('a retry with the same key and body gets the stored response, and the work ran once', async (t) => {
@@ -73,7 +69,7 @@ t.test('a retry with the same key and body gets the stored response, and the wor
 t.test('the same body with keys in another order is the same request', async (t) => {
   const key = randomUUID();
   await post(a, key, { name: 'y', note: 'n' });
-  const res = await app.inject({ method: 'POST', url: '/api/v1/test/things', headers: { authorization: a.authorization, 'idempotency-key': key, 'content-type': 'application/json' }, payload: '{"note":"n","name":"y"}' });
+  const res = await app.inject({ method: 'POST', url: '/api/v1/test/things', headers: { ...a.headers, 'idempotency-key': key, 'content-type': 'application/json' }, payload: '{"note":"n","name":"y"}' });
   t.equal(res.headers['idempotent-replayed'], 'true');
 });
 
@@ -164,7 +160,7 @@ t.test('a malformed key is 400; no key means no idempotency', async (t) => {
 t.test('an invitation retried with its key is created once', async (t) => {
   const key = randomUUID();
   const email = `${randomUUID()}@example.test`;
-  const send = () => app.inject({ method: 'POST', url: '/api/v1/members', headers: { authorization: a.authorization, 'idempotency-key': key }, payload: { email, role: 'member' } });
+  const send = () => app.inject({ method: 'POST', url: '/api/v1/members', headers: { ...a.headers, 'idempotency-key': key }, payload: { email, role: 'member' } });
   const first = await send();
   const second = await send();
   t.equal(second.json().id, first.json().id);

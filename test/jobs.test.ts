@@ -9,6 +9,7 @@ import { createMetrics } from '../src/metrics.js';
 import { loadTaskList } from '../src/task-list.js';
 import { setWorkerDb } from '../src/worker-context.js';
 import { startWorker } from '../src/worker.js';
+import { latch } from './helpers/barrier.js';
 import { createTestDatabase } from './helpers/database.js';
 import { createShop } from './helpers/fixtures.js';
 
@@ -122,8 +123,9 @@ t.test('the worker process runs jobs and shuts down gracefully', async (t) => {
 });
 
 t.test('a graceful shutdown lets a running job finish', async (t) => {
-  let started!: () => void;
-  const jobStarted = new Promise<void>((resolve) => (started = resolve));
+  // No sleep: the job holds until the test has asked the worker to stop.
+  const started = latch();
+  const release = latch();
   const worker = await startWorker({
     connectionString: db.workerUrl,
     concurrency: 1,
@@ -134,8 +136,8 @@ t.test('a graceful shutdown lets a running job finish', async (t) => {
     extraTasks: {
       slow_probe: async (payload) => {
         const { shopId } = payload as { shopId: string };
-        started();
-        await new Promise((r) => setTimeout(r, 500));
+        started.open();
+        await release.opened;
         await withShop(db.workerDb, shopId, (tx) =>
           tx.insertInto('app.audit_events').values({ shop_id: shopId, action: 'probe.finished', result: 'success' }).execute(),
         );
@@ -143,8 +145,11 @@ t.test('a graceful shutdown lets a running job finish', async (t) => {
     },
   });
   await withShop(db.apiDb, shopA, (tx) => addJob(tx, 'slow_probe', { shopId: shopA }));
-  await jobStarted;
-  await worker.stop(); // asked to stop while the job is mid-way
+  await started.opened;
+  // Asked to stop while the job is mid-way (stop() asks the pool synchronously), then let go.
+  const stopped = worker.stop();
+  release.open();
+  await stopped;
   const { rows } = await db.admin.query(`select count(*)::int as n from app.audit_events where action = 'probe.finished'`);
   t.equal(rows[0].n, 1, 'the running job completed its work');
   t.same(await jobs(), [], 'and was marked done, not left locked or failed');

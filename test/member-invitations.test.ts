@@ -4,26 +4,13 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { bearer, signUp, type Account } from './helpers/accounts.js';
 import { decryptString } from '../src/lib/key-ring.js';
 
 const db = await createTestDatabase(t);
 const testApp = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
 const { app } = testApp;
-const PASSWORD = 'correct horse battery staple';
-let ip = 0;
-
-interface Account {
-  email: string;
-  userId: string;
-  shopId: string;
-  headers: { authorization: string };
-}
-
-async function account(email = `${randomUUID()}@example.test`): Promise<Account> {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email, password: PASSWORD, shopName: 'Own' } });
-  const body = res.json();
-  return { email, userId: body.user.id, shopId: body.shop.id, headers: { authorization: `Bearer ${body.accessToken}` } };
-}
+const account = () => signUp(app, { shopName: 'Own' });
 
 /** The token the mailer would send: decrypted from the outbox copy, as the mailer does. */
 async function mailedToken(shopId: string, invitationId: string): Promise<string> {
@@ -113,7 +100,7 @@ t.test('members cannot invite; admins cannot invite owners', async (t) => {
   }
   const switchTo = async (a: Account) => {
     const res = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop}/switch`, headers: a.headers });
-    return { ...a, headers: { authorization: `Bearer ${res.json().accessToken}` } };
+    return { ...a, headers: bearer(res.json().accessToken) };
   };
   const asMember = await switchTo(member);
   const asAdmin = await switchTo(admin);

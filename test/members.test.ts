@@ -4,26 +4,11 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { bearer, logIn, signUp, TEST_PASSWORD, whoAmI, type Account } from './helpers/accounts.js';
 
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
-const PASSWORD = 'correct horse battery staple';
-let ip = 0;
-
-interface Account {
-  email: string;
-  userId: string;
-  ownShop: string;
-  sessionId: string;
-}
-
-async function account(): Promise<Account> {
-  const email = `${randomUUID()}@example.test`;
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email, password: PASSWORD, shopName: 'Own' } });
-  const body = res.json();
-  const claims = app.jwt.decode<{ sid: string }>(body.accessToken)!;
-  return { email, userId: body.user.id, ownShop: body.shop.id, sessionId: claims.sid };
-}
+const account = () => signUp(app, { shopName: 'Own' });
 
 /** A token for the account's session acting in `shopId` (what switching shops will issue). */
 function tokenFor(a: Account, shopId: string, role: string): string {
@@ -34,12 +19,12 @@ const owner = await account();
 const admin = await account();
 const member = await account();
 const outsider = await account();
-const shop = owner.ownShop;
+const shop = owner.shopId;
 await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'admin'), ($1, $3, 'member')`, [shop, admin.userId, member.userId]);
-const asOwner = { authorization: `Bearer ${tokenFor(owner, shop, 'owner')}` };
-const asAdmin = { authorization: `Bearer ${tokenFor(admin, shop, 'admin')}` };
+const asOwner = bearer(tokenFor(owner, shop, 'owner'));
+const asAdmin = bearer(tokenFor(admin, shop, 'admin'));
 // The claim says owner; the membership says member. The membership wins.
-const asMember = { authorization: `Bearer ${tokenFor(member, shop, 'owner')}` };
+const asMember = bearer(tokenFor(member, shop, 'owner'));
 
 t.test('everyone on the staff can list it', async (t) => {
   const res = await app.inject({ url: '/api/v1/members', headers: asMember });
@@ -85,7 +70,7 @@ t.test("another shop's user is 404, and unlock works only for this shop's member
   const { rows: still } = await db.admin.query(`select locked_until is not null as locked from app.users where id = $1`, [outsider.userId]);
   t.same(still, [{ locked: true }], "the outsider's lock stays");
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/members/${member.userId}/unlock`, headers: asAdmin })).statusCode, 204);
-  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '192.0.2.200', payload: { email: member.email, password: PASSWORD } });
+  const login = await logIn(app, member.email, TEST_PASSWORD);
   t.equal(login.statusCode, 200, 'the unlocked member can sign in');
   const { rows } = await db.admin.query(`select count(*)::int as n from app.audit_events where shop_id = $1 and action = 'auth.unlock'`, [shop]);
   t.equal(rows[0].n, 1);
@@ -99,18 +84,18 @@ t.test('an owner removes a member, and that membership is gone', async (t) => {
 t.test("switching shops: new tokens for a shop you belong to; another shop's id is 404", async (t) => {
   const twoShops = await account();
   await db.admin.query(`insert into app.memberships (shop_id, user_id, role) values ($1, $2, 'member')`, [shop, twoShops.userId]);
-  const own = { authorization: `Bearer ${tokenFor(twoShops, twoShops.ownShop, 'owner')}` };
+  const own = bearer(tokenFor(twoShops, twoShops.shopId, 'owner'));
   const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${shop}/switch`, headers: own });
   t.equal(switched.statusCode, 200);
   t.equal(switched.json().shop.id, shop);
   t.equal(switched.json().role, 'member');
-  const me = await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${switched.json().accessToken}` } });
+  const me = await whoAmI(app, switched.json().accessToken);
   t.same([me.json().shop.id, me.json().role], [shop, 'member']);
-  const foreign = await app.inject({ method: 'POST', url: `/api/v1/shops/${outsider.ownShop}/switch`, headers: own });
+  const foreign = await app.inject({ method: 'POST', url: `/api/v1/shops/${outsider.shopId}/switch`, headers: own });
   t.equal(foreign.statusCode, 404, 'a shop you do not belong to looks like no shop');
   const missing = await app.inject({ method: 'POST', url: `/api/v1/shops/${randomUUID()}/switch`, headers: own });
   t.equal(missing.statusCode, 404);
   // Reading the other shop's data with the switched token: the members list is this shop's.
-  const staff = await app.inject({ url: '/api/v1/members', headers: { authorization: `Bearer ${switched.json().accessToken}` } });
+  const staff = await app.inject({ url: '/api/v1/members', headers: bearer(switched.json().accessToken) });
   t.ok(staff.json().items.some((m: { userId: string }) => m.userId === owner.userId));
 });

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../src/plugins/request-bodies.js';
 import { requestHash } from '../src/plugins/idempotency-store.js';
 import { AppError } from '../src/lib/app-error.js';
@@ -13,13 +14,7 @@ const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARG
   app.post('/api/v1/probe/echo', { schema: { body: { type: 'object' } } }, async (request) => ({ got: request.body }));
 });
 
-const signup = await app.inject({
-  method: 'POST',
-  url: '/api/v1/auth/signup',
-  remoteAddress: '192.0.2.1',
-  payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' },
-});
-const headers = { authorization: `Bearer ${signup.json().accessToken}` };
+const { headers } = await signUp(app);
 const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 t.test('a 20,000-deep JSON array with an Idempotency-Key is refused cleanly, not a stack overflow', async (t) => {

@@ -18,6 +18,7 @@ import { CRONTAB_FILE, loadTaskList } from '../src/task-list.js';
 import { setWorkerDb } from '../src/worker-context.js';
 import providerEventsSweep from '../tasks/provider_events_sweep.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 import { testCluster } from './helpers/cluster.js';
 import { createTestDatabase } from './helpers/database.js';
 import { createShop, createUser } from './helpers/fixtures.js';
@@ -265,9 +266,7 @@ t.test('a masked phone shows at most its last four digits', async (t) => {
 
 t.test('import errors are erased with their contact and listed in its data request', async (t) => {
   const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
-  const signup = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: '192.0.2.77', payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  const shopId = signup.json().shop.id as string;
-  const headers = { authorization: `Bearer ${signup.json().accessToken}` };
+  const { shopId, headers } = await signUp(app);
   const contact = (await app.inject({ method: 'POST', url: '/api/v1/contacts', headers, payload: { phone: '+14155550777', email: 'ann@example.test', firstName: 'Ann' } })).json();
 
   const csv = ['phone,email,first_name', '+14155550777,not-an-email,Ann', '+14155550888,not-an-email,Bob', '+14155550999,c@example.test,Cy', '+1 415 555 0999,d@example.test,Cy again', 'garbage,e@example.test,Eve'].join('\n');

@@ -1,31 +1,21 @@
 // GET /api/v1/me/security-events, as the attacks: another user's failures (in another shop,
 // or in a shop both belong to), the shop's log leaking in, a tampered cursor.
-import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { LightMyRequestResponse } from 'fastify';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
 import { addMember } from './helpers/fixtures.js';
+import { bearer, logIn, signUp, TEST_PASSWORD, whoAmI } from './helpers/accounts.js';
 
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', LOCKOUT_MAX_ATTEMPTS: '3' });
-const PASSWORD = 'correct horse battery staple';
-let ip = 0;
-const nextIp = () => `198.51.100.${++ip}`;
-
-async function signup() {
-  const email = `${randomUUID()}@example.test`;
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: nextIp(), payload: { email, password: PASSWORD, shopName: 'Shop' } });
-  const body = res.json() as { accessToken: string; shop: { id: string }; user: { id: string } };
-  return { email, token: body.accessToken, shopId: body.shop.id, userId: body.user.id, res };
-}
-const login = (email: string, password: string) => app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: nextIp(), payload: { email, password } });
-const me = (token: string) => app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } });
-const events = (token: string, query = '') => app.inject({ url: `/api/v1/me/security-events${query}`, headers: { authorization: `Bearer ${token}` } });
+const PASSWORD = TEST_PASSWORD;
+const login = (email: string, password: string) => logIn(app, email, password);
+const events = (token: string, query = '') => app.inject({ url: `/api/v1/me/security-events${query}`, headers: bearer(token) });
 const actions = (res: LightMyRequestResponse) => (res.json().items as Array<{ action: string; result: string }>).map((e) => `${e.action}:${e.result}`);
 
-const a = await signup();
-const b = await signup();
+const a = await signUp(app);
+const b = await signUp(app);
 // A: three wrong passwords lock the account; B: two wrong passwords and a good sign-in.
 for (let i = 0; i < 3; i++) await login(a.email, `wrong password ${i} for a`);
 for (let i = 0; i < 2; i++) await login(b.email, `wrong password ${i} for b`);
@@ -34,7 +24,7 @@ if ((await login(b.email, PASSWORD)).statusCode !== 200) throw new Error('B coul
 await db.admin.query(`insert into app.audit_events (shop_id, user_id, action, result) values ($1, $2, 'contact.create', 'success'), ($3, $4, 'contact.create', 'success')`, [a.shopId, a.userId, b.shopId, b.userId]);
 
 t.test("a user sees their own sign-in failures and lockout, newest first, and nobody else's", async (t) => {
-  const mine = await events(a.token);
+  const mine = await events(a.accessToken);
   t.equal(mine.statusCode, 200);
   // The lockout and the failure that caused it share a transaction (and a timestamp).
   t.same(actions(mine).sort(), ['auth.lockout:denied', 'auth.login:failure', 'auth.login:failure', 'auth.login:failure']);
@@ -43,7 +33,7 @@ t.test("a user sees their own sign-in failures and lockout, newest first, and no
   t.equal(mine.json().nextCursor, null);
   t.same(mine.json().items.find((e: { action: string }) => e.action === 'auth.login').metadata, { reason: 'bad_password' });
   t.same(mine.json().items.find((e: { action: string }) => e.action === 'auth.lockout').metadata, { minutes: 30 });
-  const theirs = await events(b.token);
+  const theirs = await events(b.accessToken);
   t.same(actions(theirs), ['auth.login:failure', 'auth.login:failure'], "B: their two failures; not the successful sign-in, not A's events");
   const ids = new Set(mine.json().items.map((e: { id: string }) => e.id));
   t.notOk(theirs.json().items.some((e: { id: string }) => ids.has(e.id)));
@@ -51,28 +41,28 @@ t.test("a user sees their own sign-in failures and lockout, newest first, and no
 
 t.test('cross-shop: a user in two shops sees the same own events from either, never a co-member\'s', async (t) => {
   await addMember(db.admin, b.shopId, a.userId, 'member');
-  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${b.shopId}/switch`, headers: { authorization: `Bearer ${a.token}` } });
+  const switched = await app.inject({ method: 'POST', url: `/api/v1/shops/${b.shopId}/switch`, headers: a.headers });
   t.equal(switched.statusCode, 200);
   const fromShopB = await events(switched.json().accessToken);
   t.same(actions(fromShopB).sort(), ['auth.lockout:denied', 'auth.login:failure', 'auth.login:failure', 'auth.login:failure'], "A in B's shop: still only A's events");
-  t.same(actions(await events(b.token)), ['auth.login:failure', 'auth.login:failure'], "B does not see A's events although A is now in B's shop");
+  t.same(actions(await events(b.accessToken)), ['auth.login:failure', 'auth.login:failure'], "B does not see A's events although A is now in B's shop");
 });
 
 t.test('refresh-token reuse and session revocations are listed', async (t) => {
-  const c = await signup();
-  const first = (c.res.cookies as Array<{ name: string; value: string }>).find((k) => k.name === 'pigeon_refresh')!.value;
+  const c = await signUp(app);
+  const first = c.refreshToken;
   const rotated = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: first } });
   t.equal(rotated.statusCode, 200);
   await db.admin.query(`update app.refresh_tokens set rotated_at = rotated_at - interval '5 seconds' where rotated_at is not null`);
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { pigeon_refresh: first } })).statusCode, 401, 'the stolen token replayed');
   const again = await login(c.email, PASSWORD);
   const second = await login(c.email, PASSWORD);
-  const bearer = { authorization: `Bearer ${again.json().accessToken}` };
-  const sessions = (await app.inject({ url: '/api/v1/auth/sessions', headers: bearer })).json().items as Array<{ id: string; current: boolean }>;
+  const asAgain = bearer(again.json().accessToken);
+  const sessions = (await app.inject({ url: '/api/v1/auth/sessions', headers: asAgain })).json().items as Array<{ id: string; current: boolean }>;
   const other = sessions.find((s) => !s.current)!;
-  t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${other.id}`, headers: bearer })).statusCode, 204, 'one session revoked');
-  t.equal((await me(second.json().accessToken)).statusCode, 401, "it was the second sign-in's");
-  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: bearer })).statusCode, 204, 'then all of them');
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${other.id}`, headers: asAgain })).statusCode, 204, 'one session revoked');
+  t.equal((await whoAmI(app, second.json().accessToken)).statusCode, 401, "it was the second sign-in's");
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: asAgain })).statusCode, 204, 'then all of them');
   const fresh = await login(c.email, PASSWORD);
   // The first refresh came from another address than the signup: audited too.
   t.same(actions(await events(fresh.json().accessToken)), ['auth.logout_all:success', 'auth.session_revoke:success', 'auth.refresh_reuse:denied', 'auth.refresh_fingerprint_changed:success']);
@@ -84,19 +74,19 @@ t.test('pages of 1–200 (default 50) that neither skip nor repeat; bad limits a
        select null, $1, 'auth.login', 'failure', '{"reason":"bad_password"}', now() - interval '1 day' - (g || ' seconds')::interval from generate_series(1, 120) g`,
     [b.userId],
   );
-  const all = await events(b.token);
+  const all = await events(b.accessToken);
   t.equal(all.json().items.length, 50, 'default 50');
   const seen: string[] = [];
   let cursor: string | null = null;
   do {
-    const res: LightMyRequestResponse = await events(b.token, `?limit=45${cursor ? `&cursor=${cursor}` : ''}`);
+    const res: LightMyRequestResponse = await events(b.accessToken, `?limit=45${cursor ? `&cursor=${cursor}` : ''}`);
     t.equal(res.statusCode, 200);
     seen.push(...res.json().items.map((e: { id: string }) => e.id));
     cursor = res.json().nextCursor;
   } while (cursor);
   t.equal(seen.length, 122);
   t.equal(new Set(seen).size, 122, 'each event once');
-  for (const query of ['?limit=0', '?limit=201', '?cursor=bm9wZQ', '?other=1']) t.equal((await events(b.token, query)).statusCode, 400, query);
+  for (const query of ['?limit=0', '?limit=201', '?cursor=bm9wZQ', '?other=1']) t.equal((await events(b.accessToken, query)).statusCode, 400, query);
   t.equal((await app.inject({ url: '/api/v1/me/security-events' })).statusCode, 401, 'signed in only');
 });
 

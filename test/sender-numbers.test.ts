@@ -7,37 +7,20 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
-import { withShop } from '../src/db/with-shop.js';
-import { applyCreditEntry } from '../src/modules/wallet/service.js';
+import { fakeProviderFor, openShop, SMS_SECRET, type Shop } from './helpers/campaign-fixtures.js';
+import { buyCredits } from './helpers/ledger.js';
 import { assignNumberCommand, releaseNumberCommand, parseNumberArgs } from '../src/modules/sender-numbers/operator.js';
 import { dispatchCampaign } from '../src/modules/campaigns/dispatch.js';
 import { sendBatch } from '../src/modules/campaigns/send.js';
 import { processImport } from '../src/modules/imports/process.js';
-import { createSmsClient } from '../src/providers/sms/client.js';
-import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
 
-const SMS_KEY = 'sms-key-for-tests';
-const SMS_SECRET = 'sms-webhook-secret-for-tests-0123456789';
 const db = await createTestDatabase(t);
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
-const fake = await startFakeSmsProvider({ apiKey: SMS_KEY, webhookSecret: SMS_SECRET });
-t.teardown(() => fake.close());
-const sms = createSmsClient({ baseUrl: fake.url, apiKey: SMS_KEY, timeoutMs: 1000, breaker: { errorThresholdPercentage: 50, resetTimeoutMs: 200, volumeThreshold: 4 } });
-t.teardown(() => sms.shutdown());
+const { fake, sms } = await fakeProviderFor(t);
 
-let ip = 0;
 let seq = 0;
-interface Shop {
-  shopId: string;
-  headers: { authorization: string };
-}
-async function shop(): Promise<Shop> {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `203.0.113.${++ip % 250}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  const s = { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
-  await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: s.headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0 } });
-  return s;
-}
+const shop = () => openShop(app);
 const freshNumber = () => `+1312555${String(++seq).padStart(4, '0')}`;
 const assign = (shopId: string, number: string) => assignNumberCommand(db.workerDb, () => sms, parseNumberArgs(['--shop', shopId, '--number', number]), 30);
 const release = (shopId: string, number: string, quarantineDays = 30, extra: string[] = []) =>
@@ -73,7 +56,7 @@ t.test('a shop cannot declare a number; an operator assigns it and the shop read
 t.test('enqueue without an active number is 409 NO_SENDER_NUMBER and changes nothing', async (t) => {
   const s = await shop();
   await contact(s, `+1415555${String(++seq).padStart(4, '0')}`);
-  await withShop(db.apiDb, s.shopId, (tx) => applyCreditEntry(tx, { shopId: s.shopId, kind: 'purchase', credits: 10, idempotencyKey: randomUUID() }));
+  await buyCredits(db, s.shopId, 10);
   const id = (await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers: s.headers, payload: { name: 'x', body: 'hello' } })).json().id;
   const res = await app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/enqueue`, headers: s.headers });
   t.equal(res.statusCode, 409);
@@ -87,7 +70,7 @@ t.test('every message goes out from its shop’s number and records it', async (
   const number = freshNumber();
   await assign(s.shopId, number);
   await contact(s, `+1415555${String(++seq).padStart(4, '0')}`);
-  await withShop(db.apiDb, s.shopId, (tx) => applyCreditEntry(tx, { shopId: s.shopId, kind: 'purchase', credits: 10, idempotencyKey: randomUUID() }));
+  await buyCredits(db, s.shopId, 10);
   const id = (await app.inject({ method: 'POST', url: '/api/v1/campaigns', headers: s.headers, payload: { name: 'x', body: 'hello' } })).json().id;
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/enqueue`, headers: s.headers })).statusCode, 200);
   await dispatchCampaign(db.workerDb, s.shopId, id);

@@ -3,6 +3,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { readInShop, withShop, withUser } from '../src/db/with-shop.js';
+import { barrier } from './helpers/barrier.js';
 import { createTestDatabase } from './helpers/database.js';
 import { addMember, createShop, createUser } from './helpers/fixtures.js';
 
@@ -124,11 +125,15 @@ t.test('a malformed shop id never reaches SQL', async (t) => {
 });
 
 t.test('after commit the pooled connection carries no shop', async (t) => {
-  // Pool of 2: run on every connection, then inspect the same connections directly.
-  await Promise.all([
-    withShop(db.apiDb, shopA, (tx) => sql`select pg_sleep(0.05)`.execute(tx)),
-    withShop(db.apiDb, shopB, (tx) => sql`select pg_sleep(0.05)`.execute(tx)),
-  ]);
+  // Pool of 2: run on every connection, then inspect the same connections directly. Each
+  // transaction holds its connection until both are open (no sleep deciding the overlap).
+  const bothOpen = barrier(2);
+  const holdOne = (shopId: string) =>
+    withShop(db.apiDb, shopId, async (tx) => {
+      await sql`select 1`.execute(tx);
+      await bothOpen.arrive();
+    });
+  await Promise.all([holdOne(shopA), holdOne(shopB)]);
   const clients = await Promise.all([db.apiPool.connect(), db.apiPool.connect()]);
   try {
     for (const client of clients) {

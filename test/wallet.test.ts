@@ -8,23 +8,19 @@ declare namespace Tap {
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createTestDatabase } from './helpers/database.js';
-import { ledgerMatchesWallet as ledgerInvariant } from './helpers/ledger.js';
+import { creditEntry, ledgerMatchesWallet as ledgerInvariant, walletOf, type EntryKind } from './helpers/ledger.js';
 import { buildTestApp } from './helpers/app.js';
+import { signUp } from './helpers/accounts.js';
 import { inheritedEnv } from '../src/config.js';
 import { withShop } from '../src/db/with-shop.js';
-import { applyCreditEntry, debitRecipients, getWallet } from '../src/modules/wallet/service.js';
+import { debitRecipients } from '../src/modules/wallet/service.js';
 import { adjustWallet } from '../src/modules/wallet/adjust.js';
 
 const db = await createTestDatabase(t, { apiPoolSize: 10 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
-let ip = 0;
-async function account() {
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', remoteAddress: `192.0.2.${++ip}`, payload: { email: `${randomUUID()}@example.test`, password: 'correct horse battery staple', shopName: 'Shop' } });
-  return { shopId: res.json().shop.id as string, headers: { authorization: `Bearer ${res.json().accessToken}` } };
-}
-const entry = (shopId: string, kind: 'purchase' | 'reserve' | 'release' | 'debit' | 'refund' | 'adjustment', credits: number, key = randomUUID()) =>
-  withShop(db.apiDb, shopId, (tx) => applyCreditEntry(tx, { shopId, kind, credits, idempotencyKey: key }));
-const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
+const account = () => signUp(app);
+const entry = (shopId: string, kind: EntryKind, credits: number, key?: string) => creditEntry(db, shopId, kind, credits, key);
+const wallet = (shopId: string) => walletOf(db, shopId);
 
 const ledgerMatchesWallet = (t: Tap.Test, shopId: string) => ledgerInvariant(db, t, shopId);
 

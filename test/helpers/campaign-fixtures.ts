@@ -1,13 +1,11 @@
 // Shops ready to send (signed up, contacts, credits, an assigned sender number), drafts,
 // and the money invariant, shared by the campaign and send-pipeline tests.
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { withShop } from '../../src/db/with-shop.js';
-import { applyCreditEntry, getWallet } from '../../src/modules/wallet/service.js';
 import { assignSenderNumber } from '../../src/modules/sender-numbers/service.js';
 import type { TestDatabase } from './database.js';
 import { signUp } from './accounts.js';
-import { ledgerMatchesWallet as ledgerInvariant } from './ledger.js';
+import { buyCredits, ledgerMatchesWallet as ledgerInvariant, walletOf } from './ledger.js';
 import { createSmsClient } from '../../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../../src/providers/sms/fake-server.js';
 
@@ -40,13 +38,19 @@ interface Assert {
 let phoneSeq = 0;
 let numberSeq = 0;
 
+/** A signed-up shop with no quiet period and no frequency cap, unless `settings` sets them. */
+export async function openShop(app: FastifyInstance, settings: Record<string, unknown> = {}): Promise<Shop> {
+  const account = await signUp(app);
+  const shop = { shopId: account.shopId, headers: account.headers };
+  const res = await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0, ...settings } });
+  if (res.statusCode !== 200) throw new Error(`settings refused: ${res.statusCode} ${res.body}`);
+  return shop;
+}
+
 export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options: { phonePrefix: string; numberPrefix: string }) {
   /** A shop with `count` subscribed contacts, `credits` credits and (unless told not to) an assigned sender number. */
   async function shopWithContacts(count: number, credits: number, extra: Record<string, unknown> = {}, opts: { senderNumber?: boolean } = {}): Promise<SendingShop> {
-    const account = await signUp(app);
-    const shop = { shopId: account.shopId, headers: account.headers };
-    // No quiet period and no frequency cap unless a test sets them.
-    await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { quietHoursStart: '00:00', quietHoursEnd: '00:00', frequencyCapPerDay: 0, ...extra } });
+    const shop = await openShop(app, extra);
     const contactIds: string[] = [];
     const phones: string[] = [];
     for (let i = 0; i < count; i++) {
@@ -55,7 +59,7 @@ export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options
       contactIds.push(c.json().id);
       phones.push(phone);
     }
-    if (credits > 0) await withShop(db.apiDb, shop.shopId, (tx) => applyCreditEntry(tx, { shopId: shop.shopId, kind: 'purchase', credits, idempotencyKey: randomUUID() }));
+    if (credits > 0) await buyCredits(db, shop.shopId, credits);
     const number = `${options.numberPrefix}${String(++numberSeq).padStart(4, '0')}`;
     if (opts.senderNumber !== false) await withShop(db.workerDb, shop.shopId, (tx) => assignSenderNumber(tx, shop.shopId, { number, quarantineDays: 30 }));
     return { ...shop, contactIds, phones, number };
@@ -67,7 +71,7 @@ export function campaignFixtures(app: FastifyInstance, db: TestDatabase, options
   }
 
   const enqueue = (shop: Shop, id: string, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: `/api/v1/campaigns/${id}/enqueue`, headers: { ...shop.headers, ...headers } });
-  const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
+  const wallet = (shopId: string) => walletOf(db, shopId);
   const metrics = async (shop: Shop, id: string) => (await app.inject({ url: `/api/v1/campaigns/${id}/metrics`, headers: shop.headers })).json();
 
   const ledgerMatchesWallet = (t: Assert, shopId: string) => ledgerInvariant(db, t, shopId);

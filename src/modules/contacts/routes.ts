@@ -1,6 +1,7 @@
 // Contacts routes: HTTP only. Each reads the request, calls one operation through inShop /
 // readShop (the export, a workflow over the pool, takes the request's actor), and shapes the
-// reply. Another shop's contact id is 404.
+// reply. Another shop's contact id is 404. The data request (GET /api/v1/contacts/:id/data)
+// is the privacy module's: it reads across domains.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Readable } from 'node:stream';
@@ -11,7 +12,6 @@ import { actorOf, inShop, readShop } from '../../plugins/shop-request.js';
 import { verifyShopChains } from './consent-chain.js';
 import { consentHistoryOfContact } from './consent.js';
 import { getContact, notFound } from './contact-row.js';
-import { contactDataRequest } from './data-request.js';
 import { exportContacts } from './export.js';
 import {
   ConsentChangeInput,
@@ -128,15 +128,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => inShop(request, (tx, actor) => changeContactConsent(tx, actor, request.params.id, request.body)),
-  );
-
-  app.get(
-    '/api/v1/contacts/:id/data',
-    {
-      preHandler: requirePermission('contacts.privacy'),
-      schema: { tags: ['contacts'], summary: 'GDPR/CCPA data request: everything held about the contact', security, params: ContactParams },
-    },
-    async (request) => inShop(request, (tx, actor) => contactDataRequest(tx, actor, request.params.id)),
   );
 
   app.get(

@@ -4,7 +4,7 @@
 // replay (or a retry after a crash) changes nothing and nothing is lost.
 import { sql } from 'kysely';
 import type { Db } from '../../db/kysely.js';
-import { withoutTenant, withShop } from '../../db/with-shop.js';
+import { withoutTenant, withShop, type Tx } from '../../db/with-shop.js';
 import { recordConsentChange } from '../contacts/consent.js';
 import { liveContactIdByPhone } from '../contacts/service.js';
 import { suppressPhone, unsuppressPhone } from '../contacts/suppression.js';
@@ -52,4 +52,16 @@ export async function applyInboundMessage(db: Db, inbound: InboundMessage): Prom
     }
     return 'applied';
   });
+}
+
+/** A contact's inbound texts, oldest first (its data request): their keyword and when they came. */
+export async function inboundMessagesOfContact(tx: Tx, shopId: string, contactId: string) {
+  const rows = await tx
+    .selectFrom('app.inbound_messages')
+    .select(['keyword', 'received_at'])
+    .where('shop_id', '=', shopId)
+    .where('contact_id', '=', contactId)
+    .orderBy('received_at')
+    .execute();
+  return rows.map((r) => ({ keyword: r.keyword, receivedAt: new Date(r.received_at).toISOString() }));
 }
