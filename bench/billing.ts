@@ -26,7 +26,8 @@ const SECRET = 'whsec_benchSigningSecret0123456789abcd';
 
 const database = await benchDatabase('pigeon_bench_billing');
 const fake = await startFakeStripe({ secretKey: KEY, webhookSecret: SECRET });
-const config = benchConfig(database, { STRIPE_SECRET_KEY: KEY, STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_API_URL: fake.url, PORT: '0' });
+// Development mode: production refuses a Stripe API that is not https (the fake is http).
+const config = benchConfig(database, { NODE_ENV: 'development', STRIPE_SECRET_KEY: KEY, STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_API_URL: fake.url, PORT: '0' });
 const db = createDb(createPool({ connectionString: database.api, poolSize: 10, applicationName: 'bench-api', pipeline: true }));
 const app = await buildApp({ config, db, logger: createLogger('warn') });
 await app.listen({ host: '127.0.0.1', port: 0 });

@@ -13,6 +13,8 @@ import { readInShop } from './db/with-shop.js';
 import { sql } from 'kysely';
 import { assignNumberCommand, parseNumberArgs, releaseNumberCommand } from './modules/sender-numbers/operator.js';
 import type { SmsClient } from './providers/sms/client.js';
+import { parsePackageArgs, runPackageCommand } from './modules/billing/packages-operator.js';
+import { parseHoldArgs, sendingHoldsCommand } from './modules/settings/holds-operator.js';
 import { smsFromConfig } from './worker-context.js';
 
 async function migrateCommand(): Promise<void> {
@@ -121,7 +123,31 @@ async function inboundUnroutedCommand(): Promise<void> {
   }
 }
 
+/** `billing:packages`: list or change the credit package catalogue. DATABASE_URL: the pigeon_owner connection. */
+async function billingPackagesCommand(): Promise<void> {
+  const command = parsePackageArgs(process.argv.slice(3));
+  const { db } = operatorDb('billing-packages');
+  try {
+    for (const p of await runPackageCommand(db, command)) console.log(JSON.stringify(p));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** `sending:holds`: list a shop's sending holds, or lift one (audited). DATABASE_URL: the pigeon_worker connection. */
+async function sendingHoldsCli(): Promise<void> {
+  const args = parseHoldArgs(process.argv.slice(3));
+  const { db } = operatorDb('sending-holds');
+  try {
+    console.log(JSON.stringify(await sendingHoldsCommand(db, args)));
+  } finally {
+    await db.destroy();
+  }
+}
+
 const commands: Record<string, () => Promise<void>> = {
+  'billing:packages': billingPackagesCommand,
+  'sending:holds': sendingHoldsCli,
   'numbers:assign': numbersCommand('assign'),
   'numbers:release': numbersCommand('release'),
   'inbound:unrouted': inboundUnroutedCommand,

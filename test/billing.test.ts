@@ -413,3 +413,23 @@ t.test('without Stripe configured: the billing routes and the webhook answer 503
   t.equal(hook.statusCode, 503);
   t.equal(hook.json().error.code, 'BILLING_NOT_CONFIGURED');
 });
+
+t.test('the catalogue changes only by the operator command (as the owner role); purchases keep what they copied', async (t) => {
+  const { createDb, createPool } = await import('../src/db/kysely.js');
+  const { runPackageCommand } = await import('../src/modules/billing/packages-operator.js');
+  const owner = createDb(createPool({ connectionString: db.ownerUrl, poolSize: 1, applicationName: 'test-owner' }));
+  t.teardown(() => owner.destroy());
+  await t.rejects(db.apiPool.query(`insert into app.credit_packages (id, name, credits, amount_minor, currency) values ('free', 'Free', 1000000, 1, 'usd')`), /permission denied/, 'the API role cannot add a package');
+  await t.rejects(db.apiPool.query(`update app.credit_packages set amount_minor = 1`), /permission denied/, 'nor reprice one');
+  const account = await signUp(app);
+  const before = await startPurchaseVia(app, fake, account, 'starter');
+  await runPackageCommand(owner, { action: 'set', id: 'starter', name: '1,000 credits', credits: 1000, amountMinor: 1900, currency: 'usd', sortOrder: 10 });
+  t.equal((await purchaseOf(account, before.purchaseId)).amount, 1500, 'an existing purchase keeps its price');
+  await runPackageCommand(owner, { action: 'set', id: 'mega', name: 'Mega', credits: 100000, amountMinor: 90000, currency: 'usd', sortOrder: 40 });
+  const ids = (await app.inject({ method: 'GET', url: '/api/v1/billing/packages', headers: account.headers })).json().items.map((p: { id: string }) => p.id);
+  t.same(ids, ['starter', 'growth', 'scale', 'mega']);
+  await runPackageCommand(owner, { action: 'deactivate', id: 'mega' });
+  const res = await app.inject({ method: 'POST', url: '/api/v1/billing/purchases', headers: account.headers, payload: { packageId: 'mega' } });
+  t.equal(res.statusCode, 404, 'an inactive package cannot be bought');
+  await runPackageCommand(owner, { action: 'set', id: 'starter', name: '1,000 credits', credits: 1000, amountMinor: 1500, currency: 'usd', sortOrder: 10 });
+});

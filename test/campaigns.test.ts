@@ -15,6 +15,9 @@ import { buyCredits } from './helpers/ledger.js';
 import { createSmsClient } from '../src/providers/sms/client.js';
 import { startFakeSmsProvider } from '../src/providers/sms/fake-server.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
+import { withShop } from '../src/db/with-shop.js';
+import { addSendingHold } from '../src/modules/settings/service.js';
+import { sendingHoldsCommand } from '../src/modules/settings/holds-operator.js';
 
 const db = await createTestDatabase(t, { apiPoolSize: 6 });
 const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET });
@@ -279,6 +282,28 @@ t.test('the kill switch pauses sending and resuming sends everyone once; only ow
   const asMember = bearer(switched.json().accessToken);
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: asMember, payload: { sendingPaused: true } })).statusCode, 403);
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { timeZone: 'Mars/Olympus' } })).json().error.code, 'INVALID_TIME_ZONE');
+  await ledgerMatchesWallet(t, shop.shopId);
+});
+
+t.test('a billing hold (a dispute, a refund shortfall) pauses sending like the kill switch; the shop cannot lift it, an operator can', async (t) => {
+  const shop = await shopWithContacts(2, 100);
+  const id = await draft(shop);
+  await enqueue(shop, id);
+  await dispatchCampaign(db.workerDb, shop.shopId, id, { batchSize: 10 });
+  const { rows } = await db.admin.query(`select id::text from app.campaign_batches where campaign_id = $1`, [id]);
+  await withShop(db.workerDb, shop.shopId, (tx) => addSendingHold(tx, shop.shopId, 'billing:dispute:dp_test'));
+  const before = fake.sentCount;
+  await t.rejects(sendBatch(db.workerDb, sms, shop.shopId, id, rows[0].id, { concurrency: 2 }), SendingPausedError);
+  t.equal(fake.sentCount, before, 'nothing sent while held');
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { sendingPaused: false } })).statusCode, 200);
+  await t.rejects(sendBatch(db.workerDb, sms, shop.shopId, id, rows[0].id, { concurrency: 2 }), SendingPausedError, 'the kill switch off does not lift a hold');
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/settings', headers: shop.headers, payload: { sendingHolds: [] } })).statusCode, 400, 'no route writes holds');
+  const lifted = await sendingHoldsCommand(db.workerDb, { shopId: shop.shopId, lift: 'billing:dispute:dp_test', reason: 'dispute reviewed', operator: 'ops' });
+  t.same(lifted, { holds: [], lifted: true });
+  t.same(await drain(shop.shopId, id), { state: 'finished', status: 'sent' });
+  t.equal(fake.sentCount - before, 2);
+  const { rows: audit } = await db.admin.query(`select metadata from app.audit_events where shop_id = $1 and action = 'settings.sending_hold_lifted'`, [shop.shopId]);
+  t.match(audit, [{ metadata: { hold: 'billing:dispute:dp_test', reason: 'dispute reviewed', operator: 'ops' } }]);
   await ledgerMatchesWallet(t, shop.shopId);
 });
 
