@@ -69,6 +69,10 @@ export function benchEnv(database: BenchDatabase, extra: Record<string, string> 
     ENCRYPTION_KEYS: generateKeySpec('bench'),
     RATE_LIMIT_MAX: '100000000',
     RATE_LIMIT_PREFILTER_MAX: '100000000',
+    // Production refuses to start without Stripe; no bench but bench:billing (which points
+    // at the fake) calls it.
+    STRIPE_SECRET_KEY: 'sk_test_51PigeonBenchKey0123456789abcdef',
+    STRIPE_WEBHOOK_SECRETS: 'whsec_UGlnZW9uQmVuY2hTaWduaW5nU2VjcmV0',
     ...extra,
   };
 }

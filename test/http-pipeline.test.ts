@@ -23,6 +23,9 @@ const productionEnv = {
   TRUST_PROXY: '10.0.0.1',
   METRICS_TOKEN: 'm3tr1cs-T0ken-for-tests-0123456789abcdef',
   METRICS_ALLOWED_IPS: '10.9.9.9',
+  // Production refuses to start without Stripe (never called here).
+  STRIPE_SECRET_KEY: 'sk_test_51PigeonPipelineTestKey0123456789',
+  STRIPE_WEBHOOK_SECRETS: 'whsec_UGlnZW9uUGlwZWxpbmVUZXN0U2VjcmV0',
 };
 
 const { app, rawLogs } = await buildTestApp(t, db.apiDb, productionEnv, (app) => {

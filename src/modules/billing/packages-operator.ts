@@ -4,6 +4,7 @@
 // which copied credits, price and currency when they were made. Without flags: lists.
 import { sql } from 'kysely';
 import type { Db } from '../../db/kysely.js';
+import { flagReader } from '../../lib/cli-args.js';
 
 export type PackageCommand =
   | { action: 'list' }
@@ -11,10 +12,7 @@ export type PackageCommand =
   | { action: 'deactivate'; id: string };
 
 export function parsePackageArgs(argv: string[]): PackageCommand {
-  const value = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const value = flagReader(argv);
   const deactivate = value('deactivate');
   if (deactivate) return { action: 'deactivate', id: deactivate };
   const id = value('set');

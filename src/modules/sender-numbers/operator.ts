@@ -8,6 +8,7 @@ import type { Db } from '../../db/kysely.js';
 import { withShop } from '../../db/with-shop.js';
 import type { SmsClient } from '../../providers/sms/client.js';
 import { assignSenderNumber, releaseSenderNumber } from './service.js';
+import { flagReader, requiredShopId } from '../../lib/cli-args.js';
 
 export interface NumberCommandArgs {
   shopId: string;
@@ -19,12 +20,8 @@ export interface NumberCommandArgs {
 }
 
 export function parseNumberArgs(argv: string[]): NumberCommandArgs {
-  const value = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const shopId = value('shop');
-  if (!shopId || !/^[0-9a-f-]{36}$/i.test(shopId)) throw new Error('--shop <shop uuid> is required');
+  const value = flagReader(argv);
+  const shopId = requiredShopId(value);
   const number = value('number');
   if (number !== undefined && !/^\+[1-9][0-9]{6,14}$/.test(number)) throw new Error('--number must be E.164, e.g. +12025550123');
   const country = value('country') ?? 'US';

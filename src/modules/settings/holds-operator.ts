@@ -7,6 +7,7 @@ import { withShop } from '../../db/with-shop.js';
 import { systemActor } from '../../lib/actor.js';
 import { audit } from '../audit/service.js';
 import { removeSendingHold } from './service.js';
+import { flagReader, requiredShopId } from '../../lib/cli-args.js';
 
 export interface HoldArgs {
   shopId: string;
@@ -16,12 +17,8 @@ export interface HoldArgs {
 }
 
 export function parseHoldArgs(argv: string[]): HoldArgs {
-  const value = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const shopId = value('shop');
-  if (!shopId || !/^[0-9a-f-]{36}$/i.test(shopId)) throw new Error('--shop <shop uuid> is required');
+  const value = flagReader(argv);
+  const shopId = requiredShopId(value);
   const lift = value('lift');
   const reason = value('reason');
   if (lift && (!reason || reason.trim().length < 3)) throw new Error('--reason "<why>" is required with --lift');

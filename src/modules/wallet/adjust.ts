@@ -6,6 +6,7 @@ import type { Db } from '../../db/kysely.js';
 import { withShop } from '../../db/with-shop.js';
 import { recordAuditEvent } from '../audit/service.js';
 import { applyCreditEntry } from './service.js';
+import { flagReader, requiredShopId } from '../../lib/cli-args.js';
 
 export interface AdjustArgs {
   shopId: string;
@@ -16,14 +17,10 @@ export interface AdjustArgs {
 }
 
 export function parseAdjustArgs(argv: string[]): AdjustArgs {
-  const value = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const shopId = value('shop');
+  const value = flagReader(argv);
+  const shopId = requiredShopId(value);
   const credits = Number(value('credits'));
   const reason = value('reason');
-  if (!shopId || !/^[0-9a-f-]{36}$/i.test(shopId)) throw new Error('--shop <shop uuid> is required');
   if (!Number.isSafeInteger(credits) || credits === 0) throw new Error('--credits <non-zero integer> is required');
   if (!reason || reason.trim().length < 3) throw new Error('--reason "<why>" is required');
   return { shopId, credits, reason: reason.trim(), idempotencyKey: value('idempotency-key'), operator: value('operator') };
