@@ -433,3 +433,15 @@ t.test('the catalogue changes only by the operator command (as the owner role); 
   t.equal(res.statusCode, 404, 'an inactive package cannot be bought');
   await runPackageCommand(owner, { action: 'set', id: 'starter', name: '1,000 credits', credits: 1000, amountMinor: 1500, currency: 'usd', sortOrder: 10 });
 });
+
+t.test('after everything above: every shop’s ledger sums to its wallet, and no purchase was credited twice', async (t) => {
+  const { rows } = await db.admin.query(`select shop_id from app.wallets`);
+  t.ok(rows.length > 10);
+  for (const { shop_id: shopId } of rows) await ledgerMatchesWallet(db, t, shopId);
+  const { rows: doubles } = await db.admin.query(`select reference_id from app.credit_ledger where kind = 'purchase' group by shop_id, reference_id having count(*) > 1`);
+  t.same(doubles, []);
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+  t.match(metrics.body, /pigeon_billing_purchases_total\{status="pending"\} \d+/);
+  t.match(metrics.body, /pigeon_billing_purchases_total\{status="paid"\} \d+/);
+  t.match(metrics.body, /pigeon_webhook_signature_failures_total\{source="stripe"\} \d+/);
+});

@@ -15,6 +15,7 @@ import type { Db } from '../../db/kysely.js';
 import { readInShop, withShop } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import { AppError } from '../../lib/app-error.js';
+import type { Metrics } from '../../metrics.js';
 import type { StripeClient } from '../../providers/stripe.js';
 import { audit } from '../audit/service.js';
 import { activePackage } from './packages.js';
@@ -46,6 +47,7 @@ export async function startPurchase(
   actor: Actor,
   input: PurchaseInput,
   urls: CheckoutUrls,
+  metrics?: Metrics,
 ): Promise<{ purchase: Purchase; checkoutUrl: string }> {
   if (!stripe) throw billingNotConfigured();
   const shopId = actor.shopId;
@@ -71,6 +73,7 @@ export async function startPurchase(
     actor.userId ?? undefined,
   );
   const { row, pkg } = created;
+  metrics?.purchaseTransitions.inc({ status: 'pending' });
 
   let session;
   try {
@@ -91,6 +94,7 @@ export async function startPurchase(
       await tx.updateTable('app.credit_purchases').set({ status: 'failed', failure_reason: 'checkout_unavailable', updated_at: new Date() }).where('shop_id', '=', shopId).where('id', '=', row.id).execute();
       await audit(tx, actor, { action: 'billing.purchase_failed', resourceType: 'credit_purchase', resourceId: row.id, result: 'failure', metadata: { reason: 'checkout_unavailable', error: (error as Error).name } });
     });
+    metrics?.purchaseTransitions.inc({ status: 'failed' });
     throw paymentsUnavailable();
   }
   if (!session.url) throw paymentsUnavailable();

@@ -37,7 +37,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: CreatedPurchase },
       },
     },
-    async (request, reply) => reply.code(201).send(await startPurchase(app.db, app.stripe, actorOf(request), request.body, { publicBaseUrl: app.config.publicBaseUrl })),
+    async (request, reply) => reply.code(201).send(await startPurchase(app.db, app.stripe, actorOf(request), request.body, { publicBaseUrl: app.config.publicBaseUrl }, app.metrics)),
   );
 
   app.get(
