@@ -128,6 +128,25 @@ t.test('callback attacks are refused before Shopify is called or a shop exists',
   t.equal(await shopRow(other), undefined);
 });
 
+t.test('a callback whose signed timestamp is more than 90 seconds off is refused, the state kept', async (t) => {
+  const shop = newShop();
+  const { state, cookie } = await install(shop);
+  const { code } = fake.approve(shop);
+  const calls = fake.requests.length;
+  const now = Math.floor(Date.now() / 1000);
+  for (const [label, timestamp] of [['two days ago', now - 2 * 86400], ['91 s ago', now - 91], ['91 s ahead', now + 91]] as const) {
+    const res = await callback({ ...callbackParams(shop, state, code), timestamp: String(timestamp) }, cookie);
+    t.equal(res.statusCode, 401, label);
+    t.equal(res.json().error.code, 'STALE_CALLBACK', label);
+  }
+  const { timestamp: _omitted, ...noTimestamp } = callbackParams(shop, state, code);
+  t.equal((await callback(noTimestamp, cookie)).json().error.code, 'STALE_CALLBACK', 'no timestamp at all');
+  t.equal(fake.requests.length, calls, 'Shopify was never called');
+  t.equal(await shopRow(shop), undefined);
+  const fresh = await callback({ ...callbackParams(shop, state, code), timestamp: String(now - 60) }, cookie);
+  t.equal(fresh.statusCode, 302, '60 s of skew is fine, and the refused attempts did not spend the state');
+});
+
 t.test('a state from another browser, a replayed state and an expired state are refused', async (t) => {
   const shop = newShop();
   const first = await install(shop);
