@@ -15,7 +15,9 @@ import { ShopifyTokenError, verifyShopifySessionToken } from '../../lib/shopify-
 import { authorizeUrl, exchangeAuthorizationCode, type ShopifyClientOptions } from '../../providers/shopify.js';
 import { auditFields, recordAuditEvent, type ClientInfo } from '../audit/service.js';
 import { createSession, type IssuedSession } from '../auth/service.js';
+import { removeSendingHold } from '../settings/service.js';
 import { storeShopifyAccessToken } from './access-token.js';
+import { UNINSTALLED_HOLD } from './uninstall.js';
 
 export const OAUTH_STATE_TTL_SECONDS = 600;
 /** Skew allowed between a signed callback's `timestamp` and our clock, either way (Shopify's library uses 90 s). */
@@ -116,6 +118,10 @@ export async function completeInstall(
           await tx.insertInto('app.shop_settings').values({ shop_id: shopId }).execute();
         }
         await storeShopifyAccessToken(tx, ring, shopId, granted.accessToken);
+        // A reinstall lifts what the uninstall did (uninstall.ts); an app/uninstalled
+        // triggered before this moment changes nothing when it arrives late.
+        await tx.updateTable('app.shops').set({ uninstalled_at: null, shopify_installed_at: new Date() }).where('id', '=', shopId).execute();
+        if (existing) await removeSendingHold(tx, shopId, UNINSTALLED_HOLD);
         await recordAuditEvent(tx, {
           shopId,
           action: existing ? 'shop.reinstall' : 'shop.install',
