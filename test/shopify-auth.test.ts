@@ -107,6 +107,21 @@ t.test('a reinstall keeps the shop and replaces its token', async (t) => {
   t.same(rows.map((r) => r.action), ['shop.install', 'shop.reinstall']);
 });
 
+t.test('a reinstall after an uninstall clears the uninstall mark and its sending hold, and keeps other holds', async (t) => {
+  const shop = newShop();
+  await installed(shop);
+  const { id } = (await shopRow(shop))!;
+  await db.admin.query(`update app.shops set uninstalled_at = now(), shopify_access_token = null where id = $1`, [id]);
+  await db.admin.query(`update app.shop_settings set sending_holds = array['billing:dispute:dp_1', 'shopify:uninstalled'] where shop_id = $1`, [id]);
+  const before = new Date();
+  t.equal((await installed(shop)).res.statusCode, 302);
+  const { rows } = await db.admin.query(`select s.uninstalled_at, s.shopify_installed_at, s.shopify_access_token, st.sending_holds from app.shops s join app.shop_settings st on st.shop_id = s.id where s.id = $1`, [id]);
+  t.equal(rows[0].uninstalled_at, null);
+  t.ok(rows[0].shopify_installed_at >= new Date(before.getTime() - 1000), 'the install time is recorded (a late app/uninstalled from before it changes nothing)');
+  t.ok(rows[0].shopify_access_token, 'a fresh token');
+  t.same(rows[0].sending_holds, ['billing:dispute:dp_1'], 'only the uninstall hold is lifted');
+});
+
 t.test('callback attacks are refused before Shopify is called or a shop exists', async (t) => {
   const shop = newShop();
   const { state, cookie } = await install(shop);
