@@ -931,6 +931,34 @@ CREATE POLICY shopify_staff_current ON app.shopify_staff AS PERMISSIVE FOR ALL T
 GRANT SELECT ON TABLE app.shopify_staff TO pigeon_api;
 GRANT INSERT (shop_id, shopify_user_id, user_id) ON TABLE app.shopify_staff TO pigeon_api;
 
+CREATE TABLE app.shopify_webhooks (
+    webhook_id text NOT NULL,
+    topic text NOT NULL,
+    shop_domain text NOT NULL,
+    target_shop_id uuid,
+    triggered_at timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    status text NOT NULL,
+    payload jsonb NOT NULL,
+    note text,
+    settled_at timestamp with time zone,
+    CONSTRAINT shopify_webhooks_pkey PRIMARY KEY (webhook_id),
+    CONSTRAINT shopify_webhooks_note_check CHECK ((length(note) <= 200)),
+    CONSTRAINT shopify_webhooks_payload_check CHECK (((jsonb_typeof(payload) = 'object'::text) AND (pg_column_size(payload) <= 1048576))),
+    CONSTRAINT shopify_webhooks_shop_domain_check CHECK (((shop_domain ~ '^[a-z0-9][a-z0-9-]*\.myshopify\.com$'::text) AND (length(shop_domain) <= 255))),
+    CONSTRAINT shopify_webhooks_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'applied'::text, 'ignored'::text, 'received'::text]))),
+    CONSTRAINT shopify_webhooks_topic_check CHECK (((topic ~ '^[a-z0-9_]+(/[a-z0-9_]+)+$'::text) AND (length(topic) <= 100))),
+    CONSTRAINT shopify_webhooks_webhook_id_check CHECK ((webhook_id ~ '^[A-Za-z0-9._:-]{1,100}$'::text)),
+    CONSTRAINT shopify_webhooks_target_shop_id_fkey FOREIGN KEY (target_shop_id) REFERENCES app.shops(id) ON DELETE SET NULL
+);
+CREATE INDEX shopify_webhooks_target_idx ON app.shopify_webhooks USING btree (target_shop_id, topic) WHERE (status = ANY (ARRAY['pending'::text, 'received'::text]));
+CREATE INDEX shopify_webhooks_triggered_idx ON app.shopify_webhooks USING btree (triggered_at);
+ALTER TABLE app.shopify_webhooks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.shopify_webhooks FORCE ROW LEVEL SECURITY;
+CREATE POLICY shopify_webhooks_functions ON app.shopify_webhooks AS PERMISSIVE FOR ALL TO pigeon_owner
+    USING (true)
+    WITH CHECK (true);
+
 CREATE TABLE app.shops (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     name text NOT NULL,
@@ -938,6 +966,8 @@ CREATE TABLE app.shops (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     shopify_access_token text,
+    uninstalled_at timestamp with time zone,
+    shopify_installed_at timestamp with time zone,
     CONSTRAINT shops_pkey PRIMARY KEY (id),
     CONSTRAINT shops_shopify_domain_key UNIQUE (shopify_domain),
     CONSTRAINT shops_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
@@ -955,8 +985,8 @@ CREATE POLICY shops_maintenance_read ON app.shops AS PERMISSIVE FOR SELECT TO pi
 GRANT SELECT, DELETE ON TABLE app.shops TO pigeon_api;
 GRANT SELECT ON TABLE app.shops TO pigeon_worker;
 GRANT INSERT (id, name, shopify_domain) ON TABLE app.shops TO pigeon_api;
-GRANT UPDATE (name, shopify_domain, shopify_access_token) ON TABLE app.shops TO pigeon_api;
-GRANT UPDATE (shopify_access_token) ON TABLE app.shops TO pigeon_worker;
+GRANT UPDATE (name, shopify_domain, shopify_access_token, uninstalled_at, shopify_installed_at) ON TABLE app.shops TO pigeon_api;
+GRANT UPDATE (shopify_access_token, uninstalled_at) ON TABLE app.shops TO pigeon_worker;
 
 CREATE TABLE app.stripe_customers (
     shop_id uuid NOT NULL,
@@ -1249,6 +1279,18 @@ end
 $function$;
 ALTER FUNCTION app_private.add_job(identifier text, payload jsonb, queue_name text, run_at timestamp with time zone, max_attempts integer, job_key text, priority integer, job_key_mode text) OWNER TO pigeon_worker;
 GRANT EXECUTE ON FUNCTION app_private.add_job(identifier text, payload jsonb, queue_name text, run_at timestamp with time zone, max_attempts integer, job_key text, priority integer, job_key_mode text) TO pigeon_api;
+
+CREATE OR REPLACE FUNCTION app_private.add_shopify_webhook_job(p_webhook_id text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform graphile_worker.add_job('shopify_webhook_apply', json_build_object('webhookId', p_webhook_id),
+    job_key => 'shopify-webhook:' || p_webhook_id, max_attempts => 25);
+end
+$function$;
 
 CREATE OR REPLACE FUNCTION app_private.add_stripe_event_job(p_event_id text)
  RETURNS void
@@ -1550,6 +1592,45 @@ end
 $function$;
 GRANT EXECUTE ON FUNCTION app_private.rate_limit_sweep() TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.record_shopify_webhook(p_webhook_id text, p_topic text, p_shop_domain text, p_triggered_at timestamp with time zone, p_payload jsonb, p_handled boolean)
+ RETURNS TABLE(fresh boolean, status text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_shop_id uuid;
+  v_uninstalled_at timestamptz;
+  v_status text;
+  v_note text;
+begin
+  select s.id, s.uninstalled_at into v_shop_id, v_uninstalled_at from app.shops s where s.shopify_domain = p_shop_domain;
+  if v_shop_id is null then
+    v_status := 'ignored'; v_note := 'no installed shop has this domain';
+  elsif v_uninstalled_at is not null and p_topic not in ('shop/redact', 'customers/redact', 'customers/data_request') then
+    v_status := 'ignored'; v_note := 'the shop has uninstalled the app';
+  elsif p_handled then
+    v_status := 'pending';
+  else
+    v_status := 'received'; v_note := 'no handler for this topic yet';
+  end if;
+  insert into app.shopify_webhooks as w (webhook_id, topic, shop_domain, target_shop_id, triggered_at, status, payload, note, settled_at)
+  values (p_webhook_id, p_topic, p_shop_domain, v_shop_id, p_triggered_at, v_status,
+          case when v_status = 'ignored' then '{}'::jsonb else p_payload end, v_note,
+          case when v_status = 'ignored' then clock_timestamp() end)
+  on conflict (webhook_id) do nothing;
+  if not found then
+    return query select false, w.status from app.shopify_webhooks w where w.webhook_id = p_webhook_id;
+    return;
+  end if;
+  if v_status = 'pending' then
+    perform app_private.add_shopify_webhook_job(p_webhook_id);
+  end if;
+  return query select true, v_status;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.record_shopify_webhook(p_webhook_id text, p_topic text, p_shop_domain text, p_triggered_at timestamp with time zone, p_payload jsonb, p_handled boolean) TO pigeon_api;
+
 CREATE OR REPLACE FUNCTION app_private.record_stripe_event(p_id text, p_type text, p_created timestamp with time zone, p_session_id text, p_payment_intent_id text, p_data jsonb, p_ignored_because text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -1745,6 +1826,25 @@ AS $function$
   $function$;
 GRANT EXECUTE ON FUNCTION app_private.session_role(p_session_id uuid, p_user_id uuid, p_shop_id uuid) TO pigeon_api;
 
+CREATE OR REPLACE FUNCTION app_private.settle_shopify_webhook(p_webhook_id text, p_status text, p_note text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if p_status not in ('applied', 'ignored') then
+    raise exception 'a webhook settles as applied or ignored';
+  end if;
+  update app.shopify_webhooks w
+     set status = p_status, note = p_note, payload = '{}'::jsonb, settled_at = clock_timestamp()
+   where w.webhook_id = p_webhook_id and w.status = 'pending'
+     and w.target_shop_id = (select app.current_shop_id());
+  return found;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.settle_shopify_webhook(p_webhook_id text, p_status text, p_note text) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.settle_stripe_event(p_id text, p_status text, p_purchase_id uuid, p_note text)
  RETURNS void
  LANGUAGE sql
@@ -1795,6 +1895,29 @@ CREATE OR REPLACE FUNCTION app_private.shop_ids_for_maintenance()
  SET search_path TO ''
 AS $function$ select id from app.shops order by id $function$;
 GRANT EXECUTE ON FUNCTION app_private.shop_ids_for_maintenance() TO pigeon_worker;
+
+CREATE OR REPLACE FUNCTION app_private.shopify_webhook(p_webhook_id text)
+ RETURNS TABLE(webhook_id text, topic text, shop_id uuid, triggered_at timestamp with time zone, status text, payload jsonb)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$ select w.webhook_id, w.topic, w.target_shop_id, w.triggered_at, w.status, w.payload from app.shopify_webhooks w where w.webhook_id = p_webhook_id $function$;
+GRANT EXECUTE ON FUNCTION app_private.shopify_webhook(p_webhook_id text) TO pigeon_worker;
+
+CREATE OR REPLACE FUNCTION app_private.shopify_webhooks_sweep()
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    with gone as (
+      delete from app.shopify_webhooks w
+       where (w.status <> 'pending' and w.triggered_at < now() - interval '8 days')
+          or w.triggered_at < now() - interval '30 days'
+      returning 1)
+    select count(*)::integer from gone
+  $function$;
+GRANT EXECUTE ON FUNCTION app_private.shopify_webhooks_sweep() TO pigeon_worker;
 
 CREATE OR REPLACE FUNCTION app_private.stale_pending_purchases(p_older_than timestamp with time zone, p_limit integer)
  RETURNS TABLE(shop_id uuid, purchase_id uuid)

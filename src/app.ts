@@ -37,6 +37,7 @@ import { smsWebhookRoutes } from './modules/sms-webhooks/routes.js';
 import { senderNumberRoutes } from './modules/sender-numbers/routes.js';
 import { billingRoutes } from './modules/billing/routes.js';
 import { stripeWebhookRoutes } from './modules/billing/webhook-routes.js';
+import { shopifyWebhookRoutes } from './modules/shopify/webhook-routes.js';
 import { stripeClientFromConfig } from './providers/stripe.js';
 import './types.js';
 
@@ -146,5 +147,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(smsWebhookRoutes);
   await app.register(billingRoutes);
   await app.register(stripeWebhookRoutes);
+  await app.register(shopifyWebhookRoutes);
   return app as unknown as FastifyInstance;
 }

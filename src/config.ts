@@ -105,6 +105,10 @@ export const SETTINGS = {
   /** The Shopify app's client id and secret; absent: the Shopify routes answer 503. */
   SHOPIFY_API_KEY: setting('shopifyApiKey', Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), optional),
   SHOPIFY_API_SECRET: setting('shopifyApiSecret', Type.Optional(Type.String({ minLength: 1 })), optional),
+  /** The previous app secret, still accepted on webhooks while the secret is rotated. */
+  SHOPIFY_API_SECRET_PREVIOUS: setting('shopifyApiSecretPrevious', Type.Optional(Type.String({ minLength: 1 })), optional),
+  /** Webhooks whose X-Shopify-Triggered-At is older than this are refused (Shopify retries for 48 h). */
+  SHOPIFY_WEBHOOK_MAX_AGE_HOURS: setting('shopifyWebhookMaxAgeHours', Type.Integer({ minimum: 1, maximum: 168 }), integer(48)),
   /** Access scopes requested at install, comma-separated. */
   SHOPIFY_SCOPES: setting('shopifyScopes', Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$' }), text('read_customers,read_orders')),
   /** Where a shop's admin lives; `{shop}` is the myshopify domain. Tests point it at a fake. */
@@ -169,6 +173,7 @@ export const PRODUCTION_SECRETS: ReadonlyArray<{ variable: ConfigVariable; requi
   { variable: 'IP_HASH_SECRET', required: true },
   { variable: 'METRICS_TOKEN', required: false },
   { variable: 'SHOPIFY_API_SECRET', required: false },
+  { variable: 'SHOPIFY_API_SECRET_PREVIOUS', required: false },
   { variable: 'SMS_PROVIDER_API_KEY', required: false },
   { variable: 'SMS_WEBHOOK_SECRET', required: false },
 ];

@@ -76,7 +76,7 @@ t.test('error statuses by route properties, each with the Error schema', async (
 });
 
 t.test('security: public operations say so, the rest take a bearer token or the cookie (+ CSRF on changes)', async (t) => {
-  const publicOps = ['getLiveness', 'getReadiness', 'signup', 'login', 'refreshSession', 'exchangeShopifySessionToken', 'startShopifyInstall', 'completeShopifyInstall', 'receiveSmsStatus', 'receiveSmsInbound', 'receiveStripeWebhook'];
+  const publicOps = ['getLiveness', 'getReadiness', 'signup', 'login', 'refreshSession', 'exchangeShopifySessionToken', 'startShopifyInstall', 'completeShopifyInstall', 'receiveSmsStatus', 'receiveSmsInbound', 'receiveStripeWebhook', 'receiveShopifyWebhook'];
   for (const { op } of operations) {
     if (publicOps.includes(op.operationId)) t.same(op.security, [], `${op.operationId} is public`);
     else t.same(op.security, [{ bearerAuth: [] }, { cookieAuth: [] }], `${op.operationId} needs a token or the cookie`);

@@ -107,6 +107,21 @@ t.test('a reinstall keeps the shop and replaces its token', async (t) => {
   t.same(rows.map((r) => r.action), ['shop.install', 'shop.reinstall']);
 });
 
+t.test('a reinstall after an uninstall clears the uninstall mark and its sending hold, and keeps other holds', async (t) => {
+  const shop = newShop();
+  await installed(shop);
+  const { id } = (await shopRow(shop))!;
+  await db.admin.query(`update app.shops set uninstalled_at = now(), shopify_access_token = null where id = $1`, [id]);
+  await db.admin.query(`update app.shop_settings set sending_holds = array['billing:dispute:dp_1', 'shopify:uninstalled'] where shop_id = $1`, [id]);
+  const before = new Date();
+  t.equal((await installed(shop)).res.statusCode, 302);
+  const { rows } = await db.admin.query(`select s.uninstalled_at, s.shopify_installed_at, s.shopify_access_token, st.sending_holds from app.shops s join app.shop_settings st on st.shop_id = s.id where s.id = $1`, [id]);
+  t.equal(rows[0].uninstalled_at, null);
+  t.ok(rows[0].shopify_installed_at >= new Date(before.getTime() - 1000), 'the install time is recorded (a late app/uninstalled from before it changes nothing)');
+  t.ok(rows[0].shopify_access_token, 'a fresh token');
+  t.same(rows[0].sending_holds, ['billing:dispute:dp_1'], 'only the uninstall hold is lifted');
+});
+
 t.test('callback attacks are refused before Shopify is called or a shop exists', async (t) => {
   const shop = newShop();
   const { state, cookie } = await install(shop);
@@ -126,6 +141,25 @@ t.test('callback attacks are refused before Shopify is called or a shop exists',
   t.equal(fake.requests.length, calls, 'Shopify was never called');
   t.equal(await shopRow(shop), undefined);
   t.equal(await shopRow(other), undefined);
+});
+
+t.test('a callback whose signed timestamp is more than 90 seconds off is refused, the state kept', async (t) => {
+  const shop = newShop();
+  const { state, cookie } = await install(shop);
+  const { code } = fake.approve(shop);
+  const calls = fake.requests.length;
+  const now = Math.floor(Date.now() / 1000);
+  for (const [label, timestamp] of [['two days ago', now - 2 * 86400], ['91 s ago', now - 91], ['91 s ahead', now + 91]] as const) {
+    const res = await callback({ ...callbackParams(shop, state, code), timestamp: String(timestamp) }, cookie);
+    t.equal(res.statusCode, 401, label);
+    t.equal(res.json().error.code, 'STALE_CALLBACK', label);
+  }
+  const { timestamp: _omitted, ...noTimestamp } = callbackParams(shop, state, code);
+  t.equal((await callback(noTimestamp, cookie)).json().error.code, 'STALE_CALLBACK', 'no timestamp at all');
+  t.equal(fake.requests.length, calls, 'Shopify was never called');
+  t.equal(await shopRow(shop), undefined);
+  const fresh = await callback({ ...callbackParams(shop, state, code), timestamp: String(now - 60) }, cookie);
+  t.equal(fresh.statusCode, 302, '60 s of skew is fine, and the refused attempts did not spend the state');
 });
 
 t.test('a state from another browser, a replayed state and an expired state are refused', async (t) => {

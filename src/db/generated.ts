@@ -395,12 +395,27 @@ export interface AppShopifyStaff {
   user_id: string;
 }
 
+export interface AppShopifyWebhooks {
+  note: string | null;
+  payload: Json;
+  received_at: Generated<Timestamp>;
+  settled_at: Timestamp | null;
+  shop_domain: string;
+  status: string;
+  target_shop_id: string | null;
+  topic: string;
+  triggered_at: Timestamp;
+  webhook_id: string;
+}
+
 export interface AppShops {
   created_at: Generated<Timestamp>;
   id: Generated<string>;
   name: string;
   shopify_access_token: string | null;
   shopify_domain: string | null;
+  shopify_installed_at: Timestamp | null;
+  uninstalled_at: Timestamp | null;
   updated_at: Generated<Timestamp>;
 }
 
@@ -518,6 +533,7 @@ export interface DB {
   "app.shop_settings": AppShopSettings;
   "app.shopify_oauth_states": AppShopifyOauthStates;
   "app.shopify_staff": AppShopifyStaff;
+  "app.shopify_webhooks": AppShopifyWebhooks;
   "app.shops": AppShops;
   "app.stripe_customers": AppStripeCustomers;
   "app.stripe_events": AppStripeEvents;

@@ -73,6 +73,7 @@ export const CRON_TASKS = [
   'session_sweep',
   'billing_reconcile',
   'stripe_events_sweep',
+  'shopify_webhooks_sweep',
 ] as const;
 
 /**
@@ -82,6 +83,8 @@ export const CRON_TASKS = [
 export const SYSTEM_JOBS = {
   /** Applies one recorded Stripe event; added (and keyed) by app_private.add_stripe_event_job (migration 0093). */
   stripe_event_apply: { payload: Type.Object({ eventId: Type.String({ pattern: '^evt_[A-Za-z0-9_]{1,250}$' }) }, { additionalProperties: false }), addedBy: 'app_private.add_stripe_event_job' },
+  /** Applies one recorded Shopify webhook; added (and keyed) by app_private.add_shopify_webhook_job (migration 0100). */
+  shopify_webhook_apply: { payload: Type.Object({ webhookId: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,100}$' }) }, { additionalProperties: false }), addedBy: 'app_private.add_shopify_webhook_job' },
 } as const;
 
 export type SystemJobName = keyof typeof SYSTEM_JOBS;

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   INVALID_CREDENTIALS: { status: 401, description: 'E-mail or password is wrong' },
   INVALID_SIGNATURE: { status: 401, description: 'A webhook signature is missing, invalid or stale' },
   INVALID_HMAC: { status: 401, description: 'The Shopify HMAC does not verify' },
+  STALE_CALLBACK: { status: 401, description: 'The signed Shopify timestamp is more than 90 seconds from the server clock' },
   INVALID_STATE: { status: 401, description: 'The OAuth state is unknown, used, expired or from another browser' },
   INVALID_SESSION_TOKEN: { status: 401, description: 'The Shopify session token does not verify' },
   SHOP_NOT_INSTALLED: { status: 401, description: 'The Shopify shop has not installed the app' },

@@ -15,9 +15,19 @@ import { ShopifyTokenError, verifyShopifySessionToken } from '../../lib/shopify-
 import { authorizeUrl, exchangeAuthorizationCode, type ShopifyClientOptions } from '../../providers/shopify.js';
 import { auditFields, recordAuditEvent, type ClientInfo } from '../audit/service.js';
 import { createSession, type IssuedSession } from '../auth/service.js';
+import { removeSendingHold } from '../settings/service.js';
 import { storeShopifyAccessToken } from './access-token.js';
+import { UNINSTALLED_HOLD } from './uninstall.js';
 
 export const OAUTH_STATE_TTL_SECONDS = 600;
+/** Skew allowed between a signed callback's `timestamp` and our clock, either way (Shopify's library uses 90 s). */
+export const OAUTH_TIMESTAMP_SKEW_SECONDS = 90;
+
+/** The signed `timestamp` (whole seconds) is within the allowed skew of now. */
+function timestampIsFresh(value: unknown, nowMs = Date.now()): boolean {
+  if (typeof value !== 'string' || !/^[0-9]{1,12}$/.test(value)) return false;
+  return Math.abs(nowMs / 1000 - Number(value)) <= OAUTH_TIMESTAMP_SKEW_SECONDS;
+}
 
 export function shopifyClient(config: Config): ShopifyClientOptions {
   if (!config.shopifyApiKey || !config.shopifyApiSecret) {
@@ -72,6 +82,9 @@ export async function completeInstall(
 ): Promise<{ shopId: string; shop: string; created: boolean }> {
   const client = shopifyClient(config);
   if (!verifyOAuthCallbackHmac(query, client.apiSecret)) throw new AppError(401, 'INVALID_HMAC', 'The request signature does not verify');
+  // A signed callback URL is replayable for as long as it is accepted: Shopify's own library
+  // refuses a timestamp more than 90 seconds off, in either direction.
+  if (!timestampIsFresh(query.timestamp)) throw new AppError(401, 'STALE_CALLBACK', 'The callback is too old or dated in the future; start the install again');
   const shop = normalizeShopDomain(query.shop);
   if (!shop || shop !== query.shop) throw new AppError(400, 'INVALID_SHOP', 'shop must be a *.myshopify.com domain', { field: 'querystring.shop' });
   const { state, code } = query;
@@ -105,6 +118,10 @@ export async function completeInstall(
           await tx.insertInto('app.shop_settings').values({ shop_id: shopId }).execute();
         }
         await storeShopifyAccessToken(tx, ring, shopId, granted.accessToken);
+        // A reinstall lifts what the uninstall did (uninstall.ts); an app/uninstalled
+        // triggered before this moment changes nothing when it arrives late.
+        await tx.updateTable('app.shops').set({ uninstalled_at: null, shopify_installed_at: new Date() }).where('id', '=', shopId).execute();
+        if (existing) await removeSendingHold(tx, shopId, UNINSTALLED_HOLD);
         await recordAuditEvent(tx, {
           shopId,
           action: existing ? 'shop.reinstall' : 'shop.install',

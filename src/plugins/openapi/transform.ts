@@ -25,6 +25,9 @@ export const EXTRA_STATUSES: Record<string, number[]> = {
   receiveSmsInbound: [401, 503],
   // A bad, missing, stale or future signature; 503 while Stripe is not configured.
   receiveStripeWebhook: [401, 503],
+  // A bad or missing HMAC, a stale or future-dated event; malformed headers or body after a
+  // valid HMAC; 503 while Shopify is not configured.
+  receiveShopifyWebhook: [400, 401, 503],
   // Stripe not configured, or unreachable (Retry-After).
   createPurchase: [503],
   confirmPurchase: [503],

@@ -1,0 +1,81 @@
+// Shopify's webhooks, as two workflows:
+//   receiveShopifyWebhook (the route, after the HMAC passed): ONE statement
+//     (app_private.record_shopify_webhook, migration 0100) records the webhook by its
+//     X-Shopify-Webhook-Id (a redelivery inserts nothing), resolves the shop from its domain
+//     and, for a topic with a handler, adds its shopify_webhook_apply job; 200 at once.
+//     Unknown or uninstalled shop: recorded as ignored and acknowledged (Shopify retries any
+//     non-2xx for 48 hours; there is nothing a retry could change). A topic with no handler
+//     yet is recorded as 'received' and gets no job: the handler added later picks such rows
+//     up within their retention (8 days after triggered_at).
+//   applyShopifyWebhook (the job): applies the webhook in its shop's transaction, which also
+//     marks it applied (and erases its payload). Safe to run twice: a settled webhook is left alone.
+import { sql } from 'kysely';
+import type { Db } from '../../db/kysely.js';
+import { withShop } from '../../db/with-shop.js';
+import { systemActor } from '../../lib/actor.js';
+import { uninstallShop } from './uninstall.js';
+
+/** Topics Pigeon applies today; the others are recorded as 'received'. */
+export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled']);
+
+export interface ShopifyWebhookRecord {
+  webhookId: string;
+  topic: string;
+  shopDomain: string;
+  triggeredAt: Date;
+  payload: Record<string, unknown>;
+}
+
+export type ReceiveOutcome = 'recorded' | 'received' | 'ignored' | 'duplicate';
+
+export async function receiveShopifyWebhook(db: Db, record: ShopifyWebhookRecord): Promise<ReceiveOutcome> {
+  const { rows } = await sql<{ fresh: boolean; status: string }>`
+    select fresh, status from app_private.record_shopify_webhook(${record.webhookId}, ${record.topic}, ${record.shopDomain},
+      ${record.triggeredAt}, ${JSON.stringify(record.payload)}::jsonb, ${HANDLED_TOPICS.has(record.topic)})`.execute(db);
+  const row = rows[0];
+  if (!row?.fresh) return 'duplicate';
+  return row.status === 'pending' ? 'recorded' : row.status === 'received' ? 'received' : 'ignored';
+}
+
+interface StoredWebhook {
+  webhook_id: string;
+  topic: string;
+  shop_id: string | null;
+  triggered_at: Date;
+  status: 'pending' | 'applied' | 'ignored' | 'received';
+  payload: Record<string, unknown>;
+}
+
+export type ApplyOutcome = 'applied' | 'ignored' | 'already_settled';
+
+export async function applyShopifyWebhook(db: Db, webhookId: string): Promise<ApplyOutcome> {
+  const { rows } = await sql<StoredWebhook>`
+    select webhook_id, topic, shop_id, triggered_at, status, payload from app_private.shopify_webhook(${webhookId})`.execute(db);
+  const webhook = rows[0];
+  if (!webhook || webhook.status !== 'pending' || !webhook.shop_id) return 'already_settled';
+  const shopId = webhook.shop_id;
+  return withShop(db, shopId, async (tx) => {
+    // Read again in the shop's transaction; two runs at once are serialised by the shop row
+    // lock the handler takes, and the settle below tells the loser (which then rolls back).
+    const { rows: current } = await sql<{ status: string }>`select status from app_private.shopify_webhook(${webhookId})`.execute(tx);
+    if (current[0]?.status !== 'pending') return 'already_settled' as const;
+    let outcome: ApplyOutcome = 'ignored';
+    let note: string | null = null;
+    if (webhook.topic === 'app/uninstalled') {
+      const result = await uninstallShop(tx, systemActor(shopId), { webhookId, triggeredAt: new Date(webhook.triggered_at), payload: webhook.payload });
+      if (result === 'applied') outcome = 'applied';
+      else note = result === 'stale' ? 'triggered before the last install' : 'the payload names another shop';
+    } else {
+      note = 'no handler for this topic';
+    }
+    const { rows: settled } = await sql<{ ok: boolean }>`select app_private.settle_shopify_webhook(${webhookId}, ${outcome}, ${note}) as ok`.execute(tx);
+    // Another run settled it between our two reads: roll this run's work back.
+    if (!settled[0]?.ok) throw new Error(`shopify webhook ${webhookId} was settled concurrently`);
+    return outcome;
+  });
+}
+
+export async function sweepShopifyWebhooks(db: Db): Promise<number> {
+  const { rows } = await sql<{ deleted: number }>`select app_private.shopify_webhooks_sweep() as deleted`.execute(db);
+  return rows[0]?.deleted ?? 0;
+}
