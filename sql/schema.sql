@@ -469,9 +469,11 @@ CREATE TABLE app.credit_purchases (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     paid_at timestamp with time zone,
+    shopify_purchase_id text,
     CONSTRAINT credit_purchases_pkey PRIMARY KEY (shop_id, id),
     CONSTRAINT credit_purchases_shop_id_stripe_payment_intent_id_key UNIQUE (shop_id, stripe_payment_intent_id),
     CONSTRAINT credit_purchases_shop_id_stripe_session_id_key UNIQUE (shop_id, stripe_session_id),
+    CONSTRAINT credit_purchases_shop_shopify_purchase_key UNIQUE (shop_id, shopify_purchase_id),
     CONSTRAINT credit_purchases_amount_minor_check CHECK ((amount_minor > 0)),
     CONSTRAINT credit_purchases_amount_refunded_minor_check CHECK ((amount_refunded_minor >= 0)),
     CONSTRAINT credit_purchases_checkout_url_check CHECK ((length(checkout_url) <= 2048)),
@@ -484,6 +486,7 @@ CREATE TABLE app.credit_purchases (
     CONSTRAINT credit_purchases_failure_reason_check CHECK ((length(failure_reason) <= 200)),
     CONSTRAINT credit_purchases_provider_check CHECK ((provider = ANY (ARRAY['stripe'::text, 'shopify'::text]))),
     CONSTRAINT credit_purchases_receipt_url_check CHECK ((length(receipt_url) <= 2048)),
+    CONSTRAINT credit_purchases_shopify_purchase_id_check CHECK ((shopify_purchase_id ~ '^gid://shopify/AppPurchaseOneTime/[0-9]{1,20}$'::text)),
     CONSTRAINT credit_purchases_stripe_payment_intent_id_check CHECK (((length(stripe_payment_intent_id) >= 1) AND (length(stripe_payment_intent_id) <= 255))),
     CONSTRAINT credit_purchases_stripe_session_id_check CHECK (((length(stripe_session_id) >= 1) AND (length(stripe_session_id) <= 255))),
     CONSTRAINT credit_purchases_package_id_fkey FOREIGN KEY (package_id) REFERENCES app.credit_packages(id),
@@ -501,9 +504,9 @@ CREATE POLICY credit_purchases_owner_read ON app.credit_purchases AS PERMISSIVE 
 GRANT SELECT ON TABLE app.credit_purchases TO pigeon_api;
 GRANT SELECT ON TABLE app.credit_purchases TO pigeon_worker;
 GRANT INSERT (shop_id, id, package_id, provider, credits, amount_minor, currency, created_by) ON TABLE app.credit_purchases TO pigeon_api;
-GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at) ON TABLE app.credit_purchases TO pigeon_api;
+GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at, shopify_purchase_id) ON TABLE app.credit_purchases TO pigeon_api;
 GRANT INSERT (shop_id, id, package_id, provider, credits, amount_minor, currency, created_by) ON TABLE app.credit_purchases TO pigeon_worker;
-GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at) ON TABLE app.credit_purchases TO pigeon_worker;
+GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at, shopify_purchase_id) ON TABLE app.credit_purchases TO pigeon_worker;
 
 CREATE TABLE app.early_delivery_reports (
     event_id text NOT NULL,
@@ -1926,7 +1929,7 @@ CREATE OR REPLACE FUNCTION app_private.stale_pending_purchases(p_older_than time
  SET search_path TO ''
 AS $function$
     select p.shop_id, p.id from app.credit_purchases p
-     where p.status = 'pending' and p.provider = 'stripe' and p.created_at < p_older_than
+     where p.status = 'pending' and p.created_at < p_older_than
      order by p.created_at
      limit p_limit
   $function$;

@@ -39,6 +39,8 @@ import { billingRoutes } from './modules/billing/routes.js';
 import { stripeWebhookRoutes } from './modules/billing/webhook-routes.js';
 import { shopifyWebhookRoutes } from './modules/shopify/webhook-routes.js';
 import { stripeClientFromConfig } from './providers/stripe.js';
+import { shopifyAdminFromConfig } from './providers/shopify-admin.js';
+import { createShopifyPurchaser } from './modules/shopify/app-purchases.js';
 import './types.js';
 
 export interface BuildAppOptions {
@@ -99,6 +101,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const stripe = stripeClientFromConfig(config);
   app.decorate('stripe', stripe);
   if (stripe) app.addHook('onClose', async () => stripe.shutdown());
+  const shopifyAdmin = config.shopifyApiSecret ? shopifyAdminFromConfig(config) : null;
+  app.decorate('shopifyPurchaser', shopifyAdmin ? createShopifyPurchaser(db, app.keyRing, shopifyAdmin, { test: config.shopifyBillingTest }) : null);
+  if (shopifyAdmin) app.addHook('onClose', async () => shopifyAdmin.close());
 
   await app.register(errorsPlugin, { exposeInternals: config.nodeEnv === 'development' });
   await app.register(requestIdPlugin);

@@ -116,6 +116,8 @@ export const SETTINGS = {
   /** The Admin API version every GraphQL call names (Shopify's quarterly releases, e.g. 2025-10). */
   SHOPIFY_API_VERSION: setting('shopifyApiVersion', Type.String({ pattern: '^(20[2-9][0-9]-(01|04|07|10)|unstable)$' }), text('2025-10')),
   /** Each Admin API request (and each wait for the next part of a bulk result) times out after this. */
+  /** Shopify Billing API purchases are test charges (development stores); default: outside production. */
+  SHOPIFY_BILLING_TEST: setting('shopifyBillingTest', Type.Boolean(), (name, env, config) => bool(env, name, config.nodeEnv !== 'production')),
   SHOPIFY_API_TIMEOUT_MS: setting('shopifyApiTimeoutMs', Type.Integer({ minimum: 100, maximum: 120000 }), integer(10_000)),
   /** Clock skew allowed on Shopify session tokens' exp/nbf, in seconds. */
   SHOPIFY_SESSION_TOKEN_LEEWAY_SECONDS: setting('shopifySessionTokenLeewaySeconds', Type.Integer({ minimum: 0, maximum: 60 }), integer(5)),

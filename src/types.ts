@@ -4,6 +4,7 @@ import type { Db } from './db/kysely.js';
 import type { KeyRing } from './lib/key-ring.js';
 import type { Metrics } from './metrics.js';
 import type { StripeClient } from './providers/stripe.js';
+import type { ShopifyPurchaser } from './modules/billing/shopify-purchaser.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +15,8 @@ declare module 'fastify' {
     keyRing: KeyRing;
     /** Stripe, when STRIPE_SECRET_KEY is set; null: the billing routes answer 503. */
     stripe: StripeClient | null;
+    /** Shopify's Billing API for shops installed from Shopify; null without a Shopify app configured. */
+    shopifyPurchaser: ShopifyPurchaser | null;
   }
 }
 

@@ -7,6 +7,10 @@ import { createSmsClient, type SmsClient } from './providers/sms/client.js';
 import { ProviderNotConfiguredError } from './modules/campaigns/send-batch-job.js';
 import type { Metrics } from './metrics.js';
 import { stripeClientFromConfig, type StripeClient } from './providers/stripe.js';
+import { shopifyAdminFromConfig } from './providers/shopify-admin.js';
+import { parseKeyRing } from './lib/key-ring.js';
+import { createShopifyPurchaser } from './modules/shopify/app-purchases.js';
+import type { ShopifyPurchaser } from './modules/billing/shopify-purchaser.js';
 
 let current: Db | undefined;
 
@@ -91,4 +95,19 @@ export function setWorkerStripe(stripe: StripeClient | null | undefined): void {
 export function workerStripe(): StripeClient | null {
   if (currentStripe === undefined) currentStripe = stripeClientFromConfig(loadConfig());
   return currentStripe;
+}
+
+/** Shopify's Billing API for the billing tasks, from the configuration on first use; null without a Shopify app. */
+let currentShopifyPurchaser: ShopifyPurchaser | null | undefined;
+export function setWorkerShopifyPurchaser(purchaser: ShopifyPurchaser | null | undefined): void {
+  currentShopifyPurchaser = purchaser;
+}
+export function workerShopifyPurchaser(): ShopifyPurchaser | null {
+  if (currentShopifyPurchaser === undefined) {
+    const config = loadConfig();
+    currentShopifyPurchaser = config.shopifyApiSecret
+      ? createShopifyPurchaser(workerDb(), parseKeyRing(config.encryptionKeys), shopifyAdminFromConfig(config), { test: config.shopifyBillingTest })
+      : null;
+  }
+  return currentShopifyPurchaser;
 }

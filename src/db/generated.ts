@@ -237,6 +237,7 @@ export interface AppCreditPurchases {
   provider: Generated<string>;
   receipt_url: string | null;
   shop_id: string;
+  shopify_purchase_id: string | null;
   status: Generated<AppPurchaseStatus>;
   stripe_payment_intent_id: string | null;
   stripe_session_id: string | null;

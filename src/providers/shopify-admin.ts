@@ -836,3 +836,8 @@ export function toBulkCustomer(line: unknown): BulkCustomer | null {
         : null,
   };
 }
+
+/** The Admin API client the configuration describes (shared by every shop of the process). */
+export function shopifyAdminFromConfig(config: { shopifyAdminUrl: string; shopifyApiVersion: string; shopifyApiTimeoutMs: number }): ShopifyAdmin {
+  return createShopifyAdmin({ adminUrlTemplate: config.shopifyAdminUrl, apiVersion: config.shopifyApiVersion, timeoutMs: config.shopifyApiTimeoutMs });
+}

@@ -17,6 +17,8 @@ import type { Actor } from '../../lib/actor.js';
 import { AppError } from '../../lib/app-error.js';
 import type { Metrics } from '../../metrics.js';
 import type { StripeClient } from '../../providers/stripe.js';
+import type { ShopifyPurchaser } from './shopify-purchaser.js';
+import { startShopifyPurchase } from './shopify-checkout.js';
 import { audit } from '../audit/service.js';
 import { activePackage } from './packages.js';
 import { purchaseView } from './purchases.js';
@@ -48,7 +50,10 @@ export async function startPurchase(
   input: PurchaseInput,
   urls: CheckoutUrls,
   metrics?: Metrics,
+  shopify: ShopifyPurchaser | null = null,
 ): Promise<{ purchase: Purchase; checkoutUrl: string }> {
+  // A shop installed from Shopify pays through Shopify's Billing API (the App Store's rule).
+  if (shopify && (await shopify.isShopifyShop(actor.shopId))) return startShopifyPurchase(db, shopify, actor, input.packageId, urls, metrics);
   if (!stripe) throw billingNotConfigured();
   const shopId = actor.shopId;
   const created = await withShop(

@@ -15,14 +15,36 @@ import { findPurchase, purchaseNotFound, purchaseView } from './purchases.js';
 import type { ConfirmInput, Purchase } from './schemas.js';
 import { settleInShop } from './settle-in-shop.js';
 import { checkoutFactOf } from './settlement.js';
+import { settleShopifyPurchase } from './shopify-checkout.js';
+import type { ShopifyPurchaser } from './shopify-purchaser.js';
 
 const refused = () => new AppError(409, 'CONFIRM_REFUSED', 'This checkout session is not the one created for this purchase');
 
-export async function confirmPurchase(db: Db, stripe: StripeClient | null, actor: Actor, purchaseId: string, input: ConfirmInput, metrics?: Metrics): Promise<Purchase> {
-  if (!stripe) throw billingNotConfigured();
+export async function confirmPurchase(
+  db: Db,
+  stripe: StripeClient | null,
+  actor: Actor,
+  purchaseId: string,
+  input: ConfirmInput,
+  metrics?: Metrics,
+  shopify: ShopifyPurchaser | null = null,
+): Promise<Purchase> {
   const shopId = actor.shopId;
   const row = await readInShop(db, shopId, (tx) => findPurchase(tx, shopId, purchaseId), actor.userId ?? undefined);
   if (!row) throw purchaseNotFound();
+  if (row.provider === 'shopify') {
+    // The merchant came back from Shopify's confirmation page: read the purchase back.
+    if (row.paid_at !== null || !shopify) return purchaseView(row);
+    let settlement;
+    try {
+      settlement = await settleShopifyPurchase(db, shopify, shopId, { purchaseId: row.id }, 'confirm', { actor, metrics });
+    } catch {
+      throw paymentsUnavailable();
+    }
+    if (settlement?.outcome === 'refused') throw refused();
+    return purchaseView(settlement?.purchase ?? row);
+  }
+  if (!stripe) throw billingNotConfigured();
   if (input.sessionId !== undefined && input.sessionId !== row.stripe_session_id) {
     await withShop(db, shopId, (tx) =>
       audit(tx, actor, { action: 'billing.confirm_refused', resourceType: 'credit_purchase', resourceId: row.id, result: 'denied', metadata: { source: 'confirm', reason: 'session_mismatch' } }),

@@ -21,6 +21,9 @@ import { findPurchase } from './purchases.js';
 import { settleInShop } from './settle-in-shop.js';
 import { checkoutFactOf, refundFactOf } from './settlement.js';
 import { purchaseForStripe } from './stripe-events.js';
+import { settleShopifyPurchase } from './shopify-checkout.js';
+import type { ShopifyPurchaser } from './shopify-purchaser.js';
+import { findPurchase as findRow } from './purchases.js';
 
 export const PENDING_PURCHASE_GRACE_MS = 10 * 60_000;
 const WAITING_EVENT_GIVE_UP_MS = 3 * 86_400_000;
@@ -53,7 +56,7 @@ async function settleFromStripe(db: Db, stripe: StripeClient, shopId: string, pu
   return settlement?.outcome === 'applied' ? 'settled' : 'unchanged';
 }
 
-export async function reconcileBilling(db: Db, stripe: StripeClient, now: Date = new Date(), metrics?: Metrics): Promise<BillingReconcileReport> {
+export async function reconcileBilling(db: Db, stripe: StripeClient | null, now: Date = new Date(), metrics?: Metrics, shopify: ShopifyPurchaser | null = null): Promise<BillingReconcileReport> {
   const report: BillingReconcileReport = {
     purchasesChecked: 0,
     purchasesSettled: 0,
@@ -68,6 +71,15 @@ export async function reconcileBilling(db: Db, stripe: StripeClient, now: Date =
       select shop_id, purchase_id from app_private.stale_pending_purchases(${new Date(now.getTime() - PENDING_PURCHASE_GRACE_MS)}, ${BATCH})`.execute(db);
     for (const { shop_id: shopId, purchase_id: purchaseId } of stale) {
       report.purchasesChecked++;
+      const provider = (await readInShop(db, shopId, (tx) => findRow(tx, shopId, purchaseId)))?.provider;
+      if (provider === 'shopify') {
+        // Shopify's purchases are read back too (a lost app_purchases_one_time/update webhook).
+        if (!shopify) continue;
+        const settled = await settleShopifyPurchase(db, shopify, shopId, { purchaseId }, 'reconciler', { metrics }).catch(() => null);
+        if (settled?.outcome === 'applied') report.purchasesSettled++;
+        continue;
+      }
+      if (!stripe) continue;
       const outcome = await settleFromStripe(db, stripe, shopId, purchaseId, metrics).catch((error: unknown) => {
         if (error instanceof StripeRefusedError) return 'unchanged' as const; // Stripe says no such session: left for the webhook or an operator
         throw error;
@@ -94,7 +106,7 @@ export async function reconcileBilling(db: Db, stripe: StripeClient, now: Date =
 
     const { rows: unsettled } = await sql<{ id: string; status: 'pending' | 'waiting'; payment_intent_id: string | null; received_at: Date }>`
       select id, status, payment_intent_id, received_at from app_private.unsettled_stripe_events(${new Date(now.getTime() - PENDING_PURCHASE_GRACE_MS)}, ${BATCH})`.execute(db);
-    for (const event of unsettled) {
+    for (const event of stripe ? unsettled : []) {
       if (event.status === 'pending') {
         await sql`select app_private.requeue_stripe_event(${event.id})`.execute(db);
         report.eventsRequeued++;
@@ -103,12 +115,12 @@ export async function reconcileBilling(db: Db, stripe: StripeClient, now: Date =
       let matched = false;
       // Stripe not knowing the payment intent (another account's, a forgery that was signed
       // by a leaked secret) is an answer: nothing of ours to match.
-      const intent = event.payment_intent_id ? await stripe.retrievePaymentIntent(event.payment_intent_id).catch(refusedAsNull) : null;
+      const intent = event.payment_intent_id ? await stripe!.retrievePaymentIntent(event.payment_intent_id).catch(refusedAsNull) : null;
       if (event.payment_intent_id && intent) {
         const purchase = intent.metadataPurchaseId && /^[0-9a-f-]{36}$/i.test(intent.metadataPurchaseId) ? await purchaseForStripe(db, { purchaseId: intent.metadataPurchaseId }) : null;
         if (purchase) {
           // Metadata only points at a candidate; the purchase's own session must name this payment.
-          await settleFromStripe(db, stripe, purchase.shopId, purchase.purchaseId, metrics);
+          await settleFromStripe(db, stripe!, purchase.shopId, purchase.purchaseId, metrics);
           const recorded = await purchaseForStripe(db, { paymentIntentId: event.payment_intent_id });
           matched = recorded !== null;
         }

@@ -37,7 +37,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: CreatedPurchase },
       },
     },
-    async (request, reply) => reply.code(201).send(await startPurchase(app.db, app.stripe, actorOf(request), request.body, { publicBaseUrl: app.config.publicBaseUrl }, app.metrics)),
+    async (request, reply) => reply.code(201).send(await startPurchase(app.db, app.stripe, actorOf(request), request.body, { publicBaseUrl: app.config.publicBaseUrl }, app.metrics, app.shopifyPurchaser)),
   );
 
   app.get(
@@ -77,6 +77,6 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Purchase },
       },
     },
-    async (request) => confirmPurchase(app.db, app.stripe, actorOf(request), request.params.id, request.body, app.metrics),
+    async (request) => confirmPurchase(app.db, app.stripe, actorOf(request), request.params.id, request.body, app.metrics, app.shopifyPurchaser),
   );
 };

@@ -10,7 +10,7 @@ import type { Metrics } from '../../metrics.js';
 import { addShopJob } from '../../jobs/catalogue.js';
 import { audit } from '../audit/service.js';
 import { lockPurchase } from './purchases.js';
-import { settle, type Settlement, type SettlementSource, type StripeFact } from './settlement.js';
+import { settle, type Settlement, type SettlementSource, type PurchaseFact } from './settlement.js';
 
 export interface SettleOptions {
   actor?: Actor;
@@ -19,7 +19,7 @@ export interface SettleOptions {
   metrics?: Metrics | undefined;
 }
 
-export async function settleInShop(db: Db, shopId: string, purchaseId: string, fact: StripeFact, source: SettlementSource, options: SettleOptions = {}): Promise<Settlement | null> {
+export async function settleInShop(db: Db, shopId: string, purchaseId: string, fact: PurchaseFact, source: SettlementSource, options: SettleOptions = {}): Promise<Settlement | null> {
   const actor = options.actor ?? systemActor(shopId);
   const settlement = await withShop(
     db,
@@ -43,7 +43,7 @@ export async function settleInShop(db: Db, shopId: string, purchaseId: string, f
       if (options.eventId) {
         await sql`select app_private.settle_stripe_event(${options.eventId}, ${result.outcome === 'refused' ? 'ignored' : 'applied'}, ${row.id}::uuid, ${result.reason ?? null})`.execute(tx);
       }
-      if (result.statusChangedTo === 'paid' && !result.purchase.receipt_url) {
+      if (result.statusChangedTo === 'paid' && !result.purchase.receipt_url && result.purchase.provider === 'stripe') {
         await addShopJob(tx, 'billing_purchase_receipt', { shopId, purchaseId: row.id });
       }
       return result;

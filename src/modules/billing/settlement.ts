@@ -53,7 +53,17 @@ export interface DisputeFact {
   status: 'open' | 'won' | 'lost';
 }
 
+/** A Shopify one-time app purchase as read back from the Admin API. */
+export interface ShopifyPurchaseFact {
+  kind: 'shopify';
+  purchaseId: string;
+  status: 'PENDING' | 'ACTIVE' | 'DECLINED' | 'EXPIRED';
+  amountMinor: number | null;
+  currency: string | null;
+}
+
 export type StripeFact = CheckoutFact | RefundFact | DisputeFact;
+export type PurchaseFact = StripeFact | ShopifyPurchaseFact;
 export type SettlementSource = 'webhook' | 'confirm' | 'reconciler';
 
 export interface Settlement {
@@ -131,6 +141,28 @@ async function reverseDueCredits(tx: Tx, actor: Actor, row: PurchaseRow, source:
   return next;
 }
 
+/**
+ * The purchase is paid: its credits, once (the ledger entry is keyed by the purchase id,
+ * whichever of webhook, confirm or reconciler gets here first), then whatever refunds were
+ * already reported.
+ */
+async function creditPaid(tx: Tx, actor: Actor, row: PurchaseRow, source: SettlementSource): Promise<PurchaseRow> {
+  const entry = await applyCreditEntry(tx, {
+    shopId: row.shop_id,
+    kind: 'purchase',
+    credits: row.credits,
+    idempotencyKey: row.id,
+    referenceType: 'purchase',
+    referenceId: row.id,
+    reason: `credit package ${row.package_id}`,
+    actorId: actor.userId,
+  });
+  // The moment of the credit itself (not the transaction's start): what receipt-to-credit latency is measured against.
+  const next = await save(tx, row, { paid_at: sql<Date>`clock_timestamp()` as unknown as Date, failure_reason: null });
+  await record(tx, actor, next, 'billing.purchase_paid', { source, provider: row.provider, credits: row.credits, amount: Number(row.amount_minor), currency: row.currency, ledgerEntry: entry.entryId });
+  return reverseDueCredits(tx, actor, next, source);
+}
+
 async function settleCheckout(tx: Tx, actor: Actor, row: PurchaseRow, fact: CheckoutFact, source: SettlementSource): Promise<Settlement> {
   if (row.stripe_session_id === null || fact.sessionId !== row.stripe_session_id) return { outcome: 'refused', reason: 'session_mismatch', purchase: row };
   if (fact.clientReferenceId !== row.id) return { outcome: 'refused', reason: 'reference_mismatch', purchase: row };
@@ -149,21 +181,7 @@ async function settleCheckout(tx: Tx, actor: Actor, row: PurchaseRow, fact: Chec
     }
     if (fact.receiptUrl && !next.receipt_url) next = await save(tx, next, { receipt_url: fact.receiptUrl });
     if (next.paid_at !== null) return result(row, next, next === row ? 'unchanged' : 'applied');
-    const entry = await applyCreditEntry(tx, {
-      shopId: row.shop_id,
-      kind: 'purchase',
-      credits: row.credits,
-      idempotencyKey: row.id,
-      referenceType: 'purchase',
-      referenceId: row.id,
-      reason: `credit package ${row.package_id}`,
-      actorId: actor.userId,
-    });
-    // The moment of the credit itself (not the transaction's start): what receipt-to-credit latency is measured against.
-    next = await save(tx, next, { paid_at: sql<Date>`clock_timestamp()` as unknown as Date, failure_reason: null });
-    await record(tx, actor, next, 'billing.purchase_paid', { source, credits: row.credits, amount: Number(row.amount_minor), currency: row.currency, ledgerEntry: entry.entryId });
-    next = await reverseDueCredits(tx, actor, next, source);
-    return result(row, next, 'applied');
+    return result(row, await creditPaid(tx, actor, next, source), 'applied');
   }
   if (row.status !== 'pending') return result(row, row, 'unchanged');
   if (fact.status === 'expired') {
@@ -208,9 +226,25 @@ async function settleDispute(tx: Tx, actor: Actor, row: PurchaseRow, fact: Dispu
   return result(row, next, 'applied');
 }
 
+async function settleShopify(tx: Tx, actor: Actor, row: PurchaseRow, fact: ShopifyPurchaseFact, source: SettlementSource): Promise<Settlement> {
+  if (row.provider !== 'shopify' || row.shopify_purchase_id === null || fact.purchaseId !== row.shopify_purchase_id) return { outcome: 'refused', reason: 'reference_mismatch', purchase: row };
+  if (fact.amountMinor !== Number(row.amount_minor)) return { outcome: 'refused', reason: 'amount_mismatch', purchase: row };
+  if ((fact.currency ?? '').toLowerCase() !== row.currency) return { outcome: 'refused', reason: 'currency_mismatch', purchase: row };
+  if (fact.status === 'ACTIVE') {
+    if (row.paid_at !== null) return result(row, row, 'unchanged');
+    return result(row, await creditPaid(tx, actor, row, source), 'applied');
+  }
+  if (row.status !== 'pending' || fact.status === 'PENDING') return result(row, row, 'unchanged');
+  const next = await save(tx, row, fact.status === 'EXPIRED' ? { status: 'expired', failure_reason: 'confirmation_expired' } : { status: 'failed', failure_reason: 'declined' });
+  await record(tx, actor, next, fact.status === 'EXPIRED' ? 'billing.purchase_expired' : 'billing.purchase_failed', { source, provider: 'shopify', reason: next.failure_reason });
+  return result(row, next, 'applied');
+}
+
 /** Applies one fact to a purchase row the caller has locked (lockPurchase). */
-export function settle(tx: Tx, actor: Actor, row: PurchaseRow, fact: StripeFact, source: SettlementSource): Promise<Settlement> {
+export function settle(tx: Tx, actor: Actor, row: PurchaseRow, fact: PurchaseFact, source: SettlementSource): Promise<Settlement> {
   switch (fact.kind) {
+    case 'shopify':
+      return settleShopify(tx, actor, row, fact, source);
     case 'checkout':
       return settleCheckout(tx, actor, row, fact, source);
     case 'refund':

@@ -14,9 +14,23 @@ import type { Db } from '../../db/kysely.js';
 import { withShop } from '../../db/with-shop.js';
 import { systemActor } from '../../lib/actor.js';
 import { uninstallShop } from './uninstall.js';
+import { settleShopifyPurchase } from '../billing/shopify-checkout.js';
+import type { ShopifyPurchaser } from '../billing/shopify-purchaser.js';
+
+export interface ApplyDependencies {
+  /** Shopify's Billing API (app_purchases_one_time/update is read back through it). */
+  shopifyPurchaser?: ShopifyPurchaser | null;
+}
+
+/** The AppPurchaseOneTime a purchase webhook names (its body is only a pointer: the purchase is read back). */
+function purchaseIdOf(payload: Record<string, unknown>): string | null {
+  const purchase = payload.app_purchase_one_time as { admin_graphql_api_id?: unknown } | undefined;
+  const id = purchase?.admin_graphql_api_id;
+  return typeof id === 'string' && /^gid:\/\/shopify\/AppPurchaseOneTime\/[0-9]{1,20}$/.test(id) ? id : null;
+}
 
 /** Topics Pigeon applies today; the others are recorded as 'received'. */
-export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled']);
+export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled', 'app_purchases_one_time/update']);
 
 export interface ShopifyWebhookRecord {
   webhookId: string;
@@ -48,12 +62,30 @@ interface StoredWebhook {
 
 export type ApplyOutcome = 'applied' | 'ignored' | 'already_settled';
 
-export async function applyShopifyWebhook(db: Db, webhookId: string): Promise<ApplyOutcome> {
+export async function applyShopifyWebhook(db: Db, webhookId: string, dependencies: ApplyDependencies = {}): Promise<ApplyOutcome> {
   const { rows } = await sql<StoredWebhook>`
     select webhook_id, topic, shop_id, triggered_at, status, payload from app_private.shopify_webhook(${webhookId})`.execute(db);
   const webhook = rows[0];
   if (!webhook || webhook.status !== 'pending' || !webhook.shop_id) return 'already_settled';
   const shopId = webhook.shop_id;
+  // A purchase update: read the purchase back from Shopify (outside any transaction) and
+  // settle it through billing (credited once, keyed by the purchase); then settle the webhook.
+  let purchaseNote: { outcome: ApplyOutcome; note: string | null } | null = null;
+  if (webhook.topic === 'app_purchases_one_time/update') {
+    const purchaseId = purchaseIdOf(webhook.payload);
+    const purchaser = dependencies.shopifyPurchaser;
+    if (!purchaseId) purchaseNote = { outcome: 'ignored', note: 'no AppPurchaseOneTime id in the body' };
+    else if (!purchaser) throw new Error('Shopify billing is not configured in this worker'); // retried once it is
+    else {
+      const settlement = await settleShopifyPurchase(db, purchaser, shopId, { shopifyPurchaseId: purchaseId }, 'webhook');
+      purchaseNote =
+        settlement === null
+          ? { outcome: 'ignored', note: 'no purchase of this shop has this id' }
+          : settlement.outcome === 'refused'
+            ? { outcome: 'ignored', note: settlement.reason ?? 'refused' }
+            : { outcome: 'applied', note: null };
+    }
+  }
   return withShop(db, shopId, async (tx) => {
     // Read again in the shop's transaction; two runs at once are serialised by the shop row
     // lock the handler takes, and the settle below tells the loser (which then rolls back).
@@ -61,7 +93,10 @@ export async function applyShopifyWebhook(db: Db, webhookId: string): Promise<Ap
     if (current[0]?.status !== 'pending') return 'already_settled' as const;
     let outcome: ApplyOutcome = 'ignored';
     let note: string | null = null;
-    if (webhook.topic === 'app/uninstalled') {
+    if (purchaseNote) {
+      outcome = purchaseNote.outcome;
+      note = purchaseNote.note;
+    } else if (webhook.topic === 'app/uninstalled') {
       const result = await uninstallShop(tx, systemActor(shopId), { webhookId, triggeredAt: new Date(webhook.triggered_at), payload: webhook.payload });
       if (result === 'applied') outcome = 'applied';
       else note = result === 'stale' ? 'triggered before the last install' : 'the payload names another shop';
