@@ -971,6 +971,7 @@ CREATE TABLE app.shops (
     shopify_access_token text,
     uninstalled_at timestamp with time zone,
     shopify_installed_at timestamp with time zone,
+    personal_data_erased_at timestamp with time zone,
     CONSTRAINT shops_pkey PRIMARY KEY (id),
     CONSTRAINT shops_shopify_domain_key UNIQUE (shopify_domain),
     CONSTRAINT shops_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
@@ -989,7 +990,7 @@ GRANT SELECT, DELETE ON TABLE app.shops TO pigeon_api;
 GRANT SELECT ON TABLE app.shops TO pigeon_worker;
 GRANT INSERT (id, name, shopify_domain) ON TABLE app.shops TO pigeon_api;
 GRANT UPDATE (name, shopify_domain, shopify_access_token, uninstalled_at, shopify_installed_at) ON TABLE app.shops TO pigeon_api;
-GRANT UPDATE (shopify_access_token, uninstalled_at) ON TABLE app.shops TO pigeon_worker;
+GRANT UPDATE (shopify_access_token, uninstalled_at, personal_data_erased_at) ON TABLE app.shops TO pigeon_worker;
 
 CREATE TABLE app.stripe_customers (
     shop_id uuid NOT NULL,
@@ -1056,7 +1057,7 @@ CREATE POLICY suppressed_phones_current ON app.suppressed_phones AS PERMISSIVE F
     USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
     WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
 GRANT SELECT, DELETE ON TABLE app.suppressed_phones TO pigeon_api;
-GRANT SELECT ON TABLE app.suppressed_phones TO pigeon_worker;
+GRANT SELECT, DELETE ON TABLE app.suppressed_phones TO pigeon_worker;
 GRANT INSERT (shop_id, phone_e164, source) ON TABLE app.suppressed_phones TO pigeon_api;
 
 CREATE TABLE app.template_usage (
@@ -1691,6 +1692,27 @@ end
 $function$;
 GRANT EXECUTE ON FUNCTION app_private.redact_consent_pii(p_contact_id uuid) TO pigeon_api;
 GRANT EXECUTE ON FUNCTION app_private.redact_consent_pii(p_contact_id uuid) TO pigeon_worker;
+
+CREATE OR REPLACE FUNCTION app_private.redact_shop_consent_pii()
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_shop uuid := app.current_shop_id();
+  v_count integer;
+begin
+  if v_shop is null then
+    raise exception 'redact_shop_consent_pii needs a current shop' using errcode = 'PGNSH';
+  end if;
+  update app.consent_events set pii_phone = null, pii_salt = null
+   where shop_id = v_shop and (pii_phone is not null or pii_salt is not null);
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.redact_shop_consent_pii() TO pigeon_worker;
 
 CREATE OR REPLACE FUNCTION app_private.refresh_token_owner(p_token_hash bytea)
  RETURNS TABLE(user_id uuid, session_id uuid)

@@ -413,6 +413,7 @@ export interface AppShops {
   created_at: Generated<Timestamp>;
   id: Generated<string>;
   name: string;
+  personal_data_erased_at: Timestamp | null;
   shopify_access_token: string | null;
   shopify_domain: string | null;
   shopify_installed_at: Timestamp | null;

@@ -14,6 +14,7 @@ import type { Db } from '../../db/kysely.js';
 import { withShop } from '../../db/with-shop.js';
 import { systemActor } from '../../lib/actor.js';
 import { uninstallShop } from './uninstall.js';
+import { redactCustomer, redactShop } from './redact.js';
 import { settleShopifyPurchase } from '../billing/shopify-checkout.js';
 import type { ShopifyPurchaser } from '../billing/shopify-purchaser.js';
 
@@ -30,7 +31,7 @@ function purchaseIdOf(payload: Record<string, unknown>): string | null {
 }
 
 /** Topics Pigeon applies today; the others are recorded as 'received'. */
-export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled', 'app_purchases_one_time/update']);
+export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled', 'app_purchases_one_time/update', 'shop/redact', 'customers/redact']);
 
 export interface ShopifyWebhookRecord {
   webhookId: string;
@@ -96,6 +97,10 @@ export async function applyShopifyWebhook(db: Db, webhookId: string, dependencie
     if (purchaseNote) {
       outcome = purchaseNote.outcome;
       note = purchaseNote.note;
+    } else if (webhook.topic === 'shop/redact' || webhook.topic === 'customers/redact') {
+      const result = await (webhook.topic === 'shop/redact' ? redactShop : redactCustomer)(tx, systemActor(shopId), webhook.payload);
+      if (result === 'applied') outcome = 'applied';
+      else note = result === 'shop_installed' ? 'the shop is installed again: not erased' : 'the payload names another shop';
     } else if (webhook.topic === 'app/uninstalled') {
       const result = await uninstallShop(tx, systemActor(shopId), { webhookId, triggeredAt: new Date(webhook.triggered_at), payload: webhook.payload });
       if (result === 'applied') outcome = 'applied';
