@@ -508,6 +508,34 @@ GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url,
 GRANT INSERT (shop_id, id, package_id, provider, credits, amount_minor, currency, created_by) ON TABLE app.credit_purchases TO pigeon_worker;
 GRANT UPDATE (status, stripe_session_id, stripe_payment_intent_id, checkout_url, checkout_expires_at, receipt_url, amount_refunded_minor, credits_reversed, credit_shortfall, dispute_id, dispute_status, failure_reason, updated_at, paid_at, shopify_purchase_id) ON TABLE app.credit_purchases TO pigeon_worker;
 
+CREATE TABLE app.customer_data_requests (
+    shop_id uuid NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    source text NOT NULL,
+    external_request_id text NOT NULL,
+    external_customer_id text,
+    contact_id uuid,
+    export jsonb,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '30 days'::interval) NOT NULL,
+    CONSTRAINT customer_data_requests_pkey PRIMARY KEY (shop_id, id),
+    CONSTRAINT customer_data_requests_shop_id_source_external_request_id_key UNIQUE (shop_id, source, external_request_id),
+    CONSTRAINT customer_data_requests_export_check CHECK (((export IS NULL) OR (pg_column_size(export) <= 4194304))),
+    CONSTRAINT customer_data_requests_external_customer_id_check CHECK ((length(external_customer_id) <= 100)),
+    CONSTRAINT customer_data_requests_external_request_id_check CHECK (((length(external_request_id) >= 1) AND (length(external_request_id) <= 100))),
+    CONSTRAINT customer_data_requests_source_check CHECK ((source = 'shopify'::text)),
+    CONSTRAINT customer_data_requests_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
+);
+CREATE INDEX customer_data_requests_shop_received_idx ON app.customer_data_requests USING btree (shop_id, received_at DESC);
+ALTER TABLE app.customer_data_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.customer_data_requests FORCE ROW LEVEL SECURITY;
+CREATE POLICY customer_data_requests_current ON app.customer_data_requests AS PERMISSIVE FOR ALL TO pigeon_api, pigeon_worker
+    USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
+    WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
+GRANT SELECT ON TABLE app.customer_data_requests TO pigeon_api;
+GRANT SELECT, DELETE ON TABLE app.customer_data_requests TO pigeon_worker;
+GRANT INSERT (shop_id, source, external_request_id, external_customer_id, contact_id, export) ON TABLE app.customer_data_requests TO pigeon_worker;
+
 CREATE TABLE app.early_delivery_reports (
     event_id text NOT NULL,
     provider_message_id text NOT NULL,

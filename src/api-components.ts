@@ -3,6 +3,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import * as billing from './modules/billing/schemas.js';
 import * as campaigns from './modules/campaigns/schemas.js';
+import * as privacy from './modules/privacy/schemas.js';
 import * as contacts from './modules/contacts/schemas.js';
 import * as members from './modules/members/schemas.js';
 import * as segments from './modules/segments/schemas.js';
@@ -56,6 +57,9 @@ export const API_COMPONENTS: Record<string, TSchema> = {
   CreatedPurchase: billing.CreatedPurchase,
   PurchaseList: billing.PurchaseList,
   ConfirmInput: billing.ConfirmInput,
+  CustomerDataRequest: privacy.CustomerDataRequest,
+  CustomerDataRequestList: privacy.CustomerDataRequestList,
+  CustomerDataExport: privacy.CustomerDataExport,
   Wallet: wallet.Wallet,
   WalletEntry: wallet.WalletEntry,
   WalletEntryList: wallet.WalletEntryList,

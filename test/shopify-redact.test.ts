@@ -88,3 +88,27 @@ t.test('shop/redact after an uninstall erases the shop’s personal data and kee
   const { rows: audit } = await db.admin.query(`select metadata from app.audit_events where shop_id = $1 and action = 'shopify.shop_redacted'`, [shop.shopId]);
   t.match(audit, [{ metadata: { contacts: 3, suppressedPhones: 1, campaigns: 1 } }]);
 });
+
+t.test('customers/data_request: the export is built for the shop’s owners, once per request, audited when read; not for members', async (t) => {
+  const shop = await shopifyShop(2);
+  const other = await shopifyShop(0);
+  const payload = { shop_id: 1, shop_domain: shop.domain, orders_requested: [], customer: { id: 191167, email: 'x@example.com', phone: shop.phones[0] }, data_request: { id: 9999 } };
+  t.equal((await deliver(shop.domain, 'customers/data_request', payload)).outcome, 'applied');
+  t.equal((await deliver(shop.domain, 'customers/data_request', payload)).outcome, 'applied', 'a second delivery of the same request (a new webhook id)');
+  const list = await app.inject({ method: 'GET', url: '/api/v1/privacy/data-requests', headers: shop.headers });
+  t.equal(list.statusCode, 200);
+  t.equal(list.json().items.length, 1, 'one request stored');
+  t.match(list.json().items[0], { source: 'shopify', externalRequestId: '9999', externalCustomerId: '191167', contactFound: true });
+  const one = await app.inject({ method: 'GET', url: `/api/v1/privacy/data-requests/${list.json().items[0].id}`, headers: shop.headers });
+  t.equal(one.statusCode, 200);
+  t.equal(one.json().data.contact.phone, shop.phones[0], 'the export is the contact’s data');
+  t.ok(Array.isArray(one.json().data.consentHistory));
+  const { rows } = await db.admin.query(`select action from app.audit_events where shop_id = $1 and action like 'privacy.%' order by created_at`, [shop.shopId]);
+  t.same(rows.map((r) => r.action), ['privacy.data_request_received', 'privacy.data_request_read']);
+  t.equal((await app.inject({ method: 'GET', url: `/api/v1/privacy/data-requests/${list.json().items[0].id}`, headers: other.headers })).statusCode, 404, 'another shop’s request is 404');
+  t.same((await app.inject({ method: 'GET', url: '/api/v1/privacy/data-requests', headers: other.headers })).json().items, []);
+  const unknown = await deliver(shop.domain, 'customers/data_request', { ...payload, customer: { id: 5, phone: '+12025550000' }, data_request: { id: 10000 } });
+  t.equal(unknown.outcome, 'applied');
+  const again = (await app.inject({ method: 'GET', url: '/api/v1/privacy/data-requests', headers: shop.headers })).json().items;
+  t.match(again[0], { externalRequestId: '10000', contactFound: false }, 'a customer Pigeon has no contact for is recorded with no export');
+});

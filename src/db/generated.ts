@@ -244,6 +244,18 @@ export interface AppCreditPurchases {
   updated_at: Generated<Timestamp>;
 }
 
+export interface AppCustomerDataRequests {
+  contact_id: string | null;
+  expires_at: Generated<Timestamp>;
+  export: Json | null;
+  external_customer_id: string | null;
+  external_request_id: string;
+  id: Generated<string>;
+  received_at: Generated<Timestamp>;
+  shop_id: string;
+  source: string;
+}
+
 export interface AppEarlyDeliveryReports {
   error_code: string | null;
   event_id: string;
@@ -519,6 +531,7 @@ export interface DB {
   "app.credit_ledger": AppCreditLedger;
   "app.credit_packages": AppCreditPackages;
   "app.credit_purchases": AppCreditPurchases;
+  "app.customer_data_requests": AppCustomerDataRequests;
   "app.early_delivery_reports": AppEarlyDeliveryReports;
   "app.idempotency_keys": AppIdempotencyKeys;
   "app.inbound_messages": AppInboundMessages;

@@ -6,6 +6,9 @@ import { requirePermission } from '../../plugins/permissions.js';
 import { inShop } from '../../plugins/shop-request.js';
 import { ContactParams } from '../contacts/schemas.js';
 import { contactDataRequest } from './data-request.js';
+import { listCustomerDataRequests, readCustomerDataRequest } from './customer-data-requests.js';
+import { CustomerDataExport, CustomerDataRequestList, DataRequestParams } from './schemas.js';
+import { readShop } from '../../plugins/shop-request.js';
 
 export const privacyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
@@ -17,5 +20,23 @@ export const privacyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags: ['contacts'], summary: 'GDPR/CCPA data request: everything held about the contact', security, params: ContactParams },
     },
     async (request) => inShop(request, (tx, actor) => contactDataRequest(tx, actor, request.params.id)),
+  );
+
+  app.get(
+    '/api/v1/privacy/data-requests',
+    {
+      preHandler: requirePermission('contacts.privacy'),
+      schema: { tags: ['contacts'], summary: 'Data requests that arrived for the shop (Shopify customers/data_request), newest first, for 30 days', security, response: { 200: CustomerDataRequestList } },
+    },
+    async (request) => ({ items: await readShop(request, (tx, actor) => listCustomerDataRequests(tx, actor.shopId)) }),
+  );
+
+  app.get(
+    '/api/v1/privacy/data-requests/:id',
+    {
+      preHandler: requirePermission('contacts.privacy'),
+      schema: { tags: ['contacts'], summary: 'One data request with its export (reading it is audited)', security, params: DataRequestParams, response: { 200: CustomerDataExport } },
+    },
+    async (request) => inShop(request, (tx, actor) => readCustomerDataRequest(tx, actor, request.params.id)),
   );
 };

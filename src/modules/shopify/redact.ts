@@ -4,6 +4,7 @@
 // shop/redact (sent 48 hours after an uninstall): the shop's personal data goes. Erased:
 // every contact's phone, e-mail, names, tags, attributes and time zone, the consent
 // evidence's phone and salt, suppressed phones, CSV upload chunks and import error rows,
+// stored data-request exports,
 // campaign recipients' and messages' links to contacts and provider message ids. Kept,
 // because they hold no personal data and money and accountability need them: the credit
 // ledger and wallet, the audit log (client addresses only as keyed hashes), campaign rows and
@@ -21,6 +22,7 @@ import { eraseAllContacts } from '../contacts/erasure.js';
 import { deleteContact, liveContactIdByPhone } from '../contacts/service.js';
 import { parsePhone } from '../contacts/phone.js';
 import { sweepImportsBefore } from '../imports/retention.js';
+import { eraseCustomerDataRequests } from '../privacy/customer-data-requests.js';
 import { defaultRegionOf } from '../settings/service.js';
 
 export type RedactOutcome = 'applied' | 'not_this_shop' | 'shop_installed';
@@ -37,8 +39,9 @@ export async function redactShop(tx: Tx, actor: Actor, payload: Record<string, u
   for (const campaignId of await campaignsToAnonymise(tx, shopId, new Date(Date.now() + 60_000))) {
     if (await anonymiseCampaign(tx, shopId, campaignId)) campaigns++;
   }
+  const dataRequests = await eraseCustomerDataRequests(tx, shopId);
   await tx.updateTable('app.shops').set({ personal_data_erased_at: new Date() }).where('id', '=', shopId).execute();
-  await audit(tx, actor, { action: 'shopify.shop_redacted', resourceType: 'shop', resourceId: shopId, result: 'success', metadata: { ...contacts, importChunks: imports.chunks, importErrorRows: imports.errorRows, campaigns } });
+  await audit(tx, actor, { action: 'shopify.shop_redacted', resourceType: 'shop', resourceId: shopId, result: 'success', metadata: { ...contacts, importChunks: imports.chunks, importErrorRows: imports.errorRows, campaigns, dataRequests } });
   return 'applied';
 }
 

@@ -15,6 +15,7 @@ import { withShop } from '../../db/with-shop.js';
 import { systemActor } from '../../lib/actor.js';
 import { uninstallShop } from './uninstall.js';
 import { redactCustomer, redactShop } from './redact.js';
+import { receiveDataRequest } from './data-request.js';
 import { settleShopifyPurchase } from '../billing/shopify-checkout.js';
 import type { ShopifyPurchaser } from '../billing/shopify-purchaser.js';
 
@@ -31,7 +32,7 @@ function purchaseIdOf(payload: Record<string, unknown>): string | null {
 }
 
 /** Topics Pigeon applies today; the others are recorded as 'received'. */
-export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled', 'app_purchases_one_time/update', 'shop/redact', 'customers/redact']);
+export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled', 'app_purchases_one_time/update', 'shop/redact', 'customers/redact', 'customers/data_request']);
 
 export interface ShopifyWebhookRecord {
   webhookId: string;
@@ -97,6 +98,10 @@ export async function applyShopifyWebhook(db: Db, webhookId: string, dependencie
     if (purchaseNote) {
       outcome = purchaseNote.outcome;
       note = purchaseNote.note;
+    } else if (webhook.topic === 'customers/data_request') {
+      const result = await receiveDataRequest(tx, systemActor(shopId), webhook.payload);
+      if (result === 'applied') outcome = 'applied';
+      else note = result === 'not_this_shop' ? 'the payload names another shop' : 'no data request id in the body';
     } else if (webhook.topic === 'shop/redact' || webhook.topic === 'customers/redact') {
       const result = await (webhook.topic === 'shop/redact' ? redactShop : redactCustomer)(tx, systemActor(shopId), webhook.payload);
       if (result === 'applied') outcome = 'applied';

@@ -46,6 +46,8 @@ const OVERRIDES: Record<string, string> = {
   'GET /api/v1/billing/purchases': 'listPurchases',
   'GET /api/v1/billing/purchases/:id': 'getPurchase',
   'POST /api/v1/billing/purchases/:id/confirm': 'confirmPurchase',
+  'GET /api/v1/privacy/data-requests': 'listDataRequests',
+  'GET /api/v1/privacy/data-requests/:id': 'getDataRequest',
   'GET /api/v1/wallet': 'getWallet',
   'GET /api/v1/wallet/transactions': 'listWalletTransactions',
   'POST /api/v1/campaigns/{id}/estimate': 'estimateCampaign',
