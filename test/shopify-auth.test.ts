@@ -148,9 +148,11 @@ t.test('a callback whose signed timestamp is more than 90 seconds off is refused
   const { state, cookie } = await install(shop);
   const { code } = fake.approve(shop);
   const calls = fake.requests.length;
-  const now = Math.floor(Date.now() / 1000);
-  for (const [label, timestamp] of [['two days ago', now - 2 * 86400], ['91 s ago', now - 91], ['91 s ahead', now + 91]] as const) {
-    const res = await callback({ ...callbackParams(shop, state, code), timestamp: String(timestamp) }, cookie);
+  // Each timestamp is taken right before its request: on a loaded machine seconds pass
+  // between requests, and "95 s ahead" computed early could be under 90 s ahead when checked (whole seconds, too).
+  const at = (offsetSeconds: number) => Math.floor(Date.now() / 1000) + offsetSeconds;
+  for (const [label, offset] of [['two days ago', -2 * 86400], ['95 s ago', -95], ['95 s ahead', 95]] as const) {
+    const res = await callback({ ...callbackParams(shop, state, code), timestamp: String(at(offset)) }, cookie);
     t.equal(res.statusCode, 401, label);
     t.equal(res.json().error.code, 'STALE_CALLBACK', label);
   }
@@ -158,7 +160,7 @@ t.test('a callback whose signed timestamp is more than 90 seconds off is refused
   t.equal((await callback(noTimestamp, cookie)).json().error.code, 'STALE_CALLBACK', 'no timestamp at all');
   t.equal(fake.requests.length, calls, 'Shopify was never called');
   t.equal(await shopRow(shop), undefined);
-  const fresh = await callback({ ...callbackParams(shop, state, code), timestamp: String(now - 60) }, cookie);
+  const fresh = await callback({ ...callbackParams(shop, state, code), timestamp: String(at(-60)) }, cookie);
   t.equal(fresh.statusCode, 302, '60 s of skew is fine, and the refused attempts did not spend the state');
 });
 
