@@ -7,9 +7,10 @@ import { createSmsClient, type SmsClient } from './providers/sms/client.js';
 import { ProviderNotConfiguredError } from './modules/campaigns/send-batch-job.js';
 import type { Metrics } from './metrics.js';
 import { stripeClientFromConfig, type StripeClient } from './providers/stripe.js';
-import { shopifyAdminFromConfig } from './providers/shopify-admin.js';
+import { shopifyAdminFromConfig, type ShopifyAdmin } from './providers/shopify-admin.js';
 import { parseKeyRing } from './lib/key-ring.js';
 import { createShopifyPurchaser } from './modules/shopify/app-purchases.js';
+import { shopifyWebhookUri, type SubscriptionDependencies } from './modules/shopify/webhook-subscriptions.js';
 import type { ShopifyPurchaser } from './modules/billing/shopify-purchaser.js';
 
 let current: Db | undefined;
@@ -106,8 +107,30 @@ export function workerShopifyPurchaser(): ShopifyPurchaser | null {
   if (currentShopifyPurchaser === undefined) {
     const config = loadConfig();
     currentShopifyPurchaser = config.shopifyApiSecret
-      ? createShopifyPurchaser(workerDb(), parseKeyRing(config.encryptionKeys), shopifyAdminFromConfig(config), { test: config.shopifyBillingTest })
+      ? createShopifyPurchaser(workerDb(), parseKeyRing(config.encryptionKeys), workerShopifyAdmin(config), { test: config.shopifyBillingTest })
       : null;
   }
   return currentShopifyPurchaser;
+}
+
+/** One Admin API client (its connections, throttling state and breaker) for every Shopify task of the process. */
+let currentShopifyAdmin: ShopifyAdmin | undefined;
+function workerShopifyAdmin(config: Config): ShopifyAdmin {
+  currentShopifyAdmin ??= shopifyAdminFromConfig(config);
+  return currentShopifyAdmin;
+}
+
+/** What the webhook-subscriptions task needs, from the configuration on first use; null without a Shopify app. */
+let currentShopifySubscriptions: SubscriptionDependencies | null | undefined;
+export function setWorkerShopifySubscriptions(dependencies: SubscriptionDependencies | null | undefined): void {
+  currentShopifySubscriptions = dependencies;
+}
+export function workerShopifySubscriptions(): SubscriptionDependencies | null {
+  if (currentShopifySubscriptions === undefined) {
+    const config = loadConfig();
+    currentShopifySubscriptions = config.shopifyApiSecret
+      ? { db: workerDb(), ring: parseKeyRing(config.encryptionKeys), admin: workerShopifyAdmin(config), uri: shopifyWebhookUri(config.publicBaseUrl) }
+      : null;
+  }
+  return currentShopifySubscriptions;
 }

@@ -55,6 +55,16 @@ export const SHOP_JOBS = {
     key: (p) => `purchase:${p.purchaseId}:receipt`,
     options: { priority: MAINTENANCE_PRIORITY, maxAttempts: 10 },
   }),
+  /**
+   * Checks the shop's Shopify webhook subscriptions and creates the missing ones; added by
+   * the install (and every reinstall) in its transaction. A pending one is replaced, so a
+   * reinstall during a Shopify outage starts its retries afresh with the new token.
+   */
+  shopify_webhook_subscriptions: job({
+    payload: ShopPayload,
+    key: () => 'shopify:webhook_subscriptions',
+    options: { priority: 0, maxAttempts: 20 },
+  }),
   /** Applies one shop's retention settings; a repeated sweep keeps the first run time. */
   shop_retention_apply: job({
     payload: ShopPayload,

@@ -105,6 +105,8 @@ export interface FakeShopifyAdmin {
   customer(shop: string, id: string): FakeCustomer | undefined;
   customerCount(shop: string): number;
   webhookSubscriptions(shop: string): FakeWebhookSubscription[];
+  /** Removes a subscription (as the merchant, or Shopify after repeated delivery failures, does); false if unknown. */
+  deleteWebhookSubscription(shop: string, id: string): boolean;
   purchases(shop: string): FakePurchase[];
   purchase(shop: string, id: string): FakePurchase | undefined;
   /** The merchant approves (ACTIVE), declines or lets expire a pending purchase. */
@@ -317,6 +319,12 @@ export function createFakeShopifyAdmin(): FakeShopifyAdmin {
     },
     customerCount: (shop) => countOf(state(shop)),
     webhookSubscriptions: (shop) => state(shop).webhooks.map((w) => ({ ...w })),
+    deleteWebhookSubscription(shop, id) {
+      const s = state(shop);
+      const before = s.webhooks.length;
+      s.webhooks = s.webhooks.filter((w) => w.id !== id);
+      return s.webhooks.length < before;
+    },
     purchases: (shop) => [...state(shop).purchases.values()].map((p) => structuredClone(p)),
     purchase(shop, id) {
       const found = state(shop).purchases.get(id);

@@ -6,6 +6,7 @@ import type { Config } from '../../config.js';
 import type { MemberRole } from '../../db/database.js';
 import type { Db } from '../../db/kysely.js';
 import { withoutTenant, withShop, type Tx } from '../../db/with-shop.js';
+import { addShopJob } from '../../jobs/catalogue.js';
 import { AppError } from '../../lib/app-error.js';
 import type { KeyRing } from '../../lib/key-ring.js';
 import { tokenHash } from '../../lib/keyed-hash.js';
@@ -122,6 +123,9 @@ export async function completeInstall(
         // triggered before this moment changes nothing when it arrives late.
         await tx.updateTable('app.shops').set({ uninstalled_at: null, shopify_installed_at: new Date() }).where('id', '=', shopId).execute();
         if (existing) await removeSendingHold(tx, shopId, UNINSTALLED_HOLD);
+        // The webhook subscriptions are made (or, on a reinstall, checked) by a job, so the
+        // callback never waits for the Admin API and a Shopify outage is retried.
+        await addShopJob(tx, 'shopify_webhook_subscriptions', { shopId });
         await recordAuditEvent(tx, {
           shopId,
           action: existing ? 'shop.reinstall' : 'shop.install',
