@@ -7,6 +7,8 @@ import { createSmsClient, type SmsClient } from './providers/sms/client.js';
 import { ProviderNotConfiguredError } from './modules/campaigns/send-batch-job.js';
 import type { Metrics } from './metrics.js';
 import { stripeClientFromConfig, type StripeClient } from './providers/stripe.js';
+import { shopifyAdminFromConfig, type ShopifyAdmin } from './providers/shopify-admin.js';
+import { parseKeyRing, type KeyRing } from './lib/key-ring.js';
 
 let current: Db | undefined;
 
@@ -91,4 +93,24 @@ export function setWorkerStripe(stripe: StripeClient | null | undefined): void {
 export function workerStripe(): StripeClient | null {
   if (currentStripe === undefined) currentStripe = stripeClientFromConfig(loadConfig());
   return currentStripe;
+}
+
+/** Shopify's Admin API for the Shopify tasks, from the configuration on first use. */
+let currentShopifyAdmin: ShopifyAdmin | undefined;
+export function setWorkerShopifyAdmin(admin: ShopifyAdmin | undefined): void {
+  currentShopifyAdmin = admin;
+}
+export function workerShopifyAdmin(): ShopifyAdmin {
+  currentShopifyAdmin ??= shopifyAdminFromConfig(loadConfig());
+  return currentShopifyAdmin;
+}
+
+/** The key ring (ENCRYPTION_KEYS) that opens shops' Shopify tokens, from the configuration on first use. */
+let currentKeyRing: KeyRing | undefined;
+export function setWorkerKeyRing(ring: KeyRing | undefined): void {
+  currentKeyRing = ring;
+}
+export function workerKeyRing(): KeyRing {
+  currentKeyRing ??= parseKeyRing(loadConfig().encryptionKeys);
+  return currentKeyRing;
 }

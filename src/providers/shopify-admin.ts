@@ -836,3 +836,8 @@ export function toBulkCustomer(line: unknown): BulkCustomer | null {
         : null,
   };
 }
+
+/** The Admin API client the configuration describes (SHOPIFY_ADMIN_URL, SHOPIFY_API_VERSION, SHOPIFY_API_TIMEOUT_MS). */
+export function shopifyAdminFromConfig(config: { shopifyAdminUrl: string; shopifyApiVersion: string; shopifyApiTimeoutMs: number }, extra: Partial<ShopifyAdminOptions> = {}): ShopifyAdmin {
+  return createShopifyAdmin({ adminUrlTemplate: config.shopifyAdminUrl, apiVersion: config.shopifyApiVersion, timeoutMs: config.shopifyApiTimeoutMs, ...extra });
+}
