@@ -294,3 +294,13 @@ t.test('members may not start or read a sync; a shop not installed from Shopify 
   t.equal((await start(shop)).json().error.code, 'SHOPIFY_NOT_INSTALLED');
   t.equal((await start({ headers: {} })).statusCode, 401);
 });
+
+t.test("a redacted contact lets go of its customer id (the tombstone keeps no link to the person)", async (t) => {
+  const shop = await shopifyShop();
+  fake.admin.generateCustomers(shop.domain, 3);
+  await sync(shop);
+  const [first] = await contacts(shop.shopId);
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/contacts/${first!.id}`, headers: shop.headers })).statusCode, 204);
+  const { rows } = await db.admin.query('select shopify_customer_id, phone_e164 from app.contacts where id = $1', [first!.id]);
+  t.same(rows, [{ shopify_customer_id: null, phone_e164: null }]);
+});

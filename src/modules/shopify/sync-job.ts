@@ -47,7 +47,7 @@ import { customerPhone, customerToContactRow, type ShopifyContactRow } from '../
 import { readShopifyAccessToken } from './access-token.js';
 import { finishShopifySync } from './sync.js';
 
-export const SYNC_BATCH_SIZE = 1000;
+export const SYNC_BATCH_SIZE = 5000;
 const YIELD_EVERY_LINES = 250;
 
 export interface SyncDeps {
