@@ -13,7 +13,7 @@ import { startFakeShopify } from './helpers/fake-shopify.js';
 import { generatedCustomer, type FakeCustomer } from './helpers/fake-shopify-admin.js';
 import { withShop } from '../src/db/with-shop.js';
 import { parseKeyRing } from '../src/lib/key-ring.js';
-import { createShopifyAdmin } from '../src/providers/shopify-admin.js';
+import { bulkOperationRunQuery, createShopifyAdmin } from '../src/providers/shopify-admin.js';
 import { storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { runShopifySync, type SyncOptions } from '../src/modules/shopify/sync-job.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
@@ -303,4 +303,17 @@ t.test("a redacted contact lets go of its customer id (the tombstone keeps no li
   t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/contacts/${first!.id}`, headers: shop.headers })).statusCode, 204);
   const { rows } = await db.admin.query('select shopify_customer_id, phone_e164 from app.contacts where id = $1', [first!.id]);
   t.same(rows, [{ shopify_customer_id: null, phone_e164: null }]);
+});
+
+t.test('a bulk operation already running for the app (started by an attempt that crashed before recording it) is adopted, not doubled', async (t) => {
+  const shop = await shopifyShop();
+  fake.admin.generateCustomers(shop.domain, 50);
+  const token = fake.admin.grant(shop.domain);
+  const orphan = await bulkOperationRunQuery(admin.forShop(shop.domain, token));
+  const { outcome } = await sync(shop);
+  t.equal(outcome, 'done');
+  t.same(fake.admin.bulkOperations(shop.domain).map((b) => b.id), [orphan.id], 'one operation: the running one');
+  const { rows } = await db.admin.query('select bulk_operation_id from app.shopify_syncs where shop_id = $1', [shop.shopId]);
+  t.same(rows, [{ bulk_operation_id: orphan.id }]);
+  t.equal((await contacts(shop.shopId)).length, 50);
 });
