@@ -17,6 +17,10 @@ import { bulkOperationRunQuery, createShopifyAdmin } from '../src/providers/shop
 import { storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { runShopifySync, type SyncOptions } from '../src/modules/shopify/sync-job.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
+import { startWorker } from '../src/worker.js';
+import { setWorkerKeyRing, setWorkerShopifyAdmin } from '../src/worker-context.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics.js';
 import { recordConsentChange } from '../src/modules/contacts/consent.js';
 import { consentFromShopify, customerFromWebhook, customerToContactRow, shopifyCustomerNumber } from '../src/modules/contacts/shopify-customer.js';
 
@@ -316,4 +320,27 @@ t.test('a bulk operation already running for the app (started by an attempt that
   const { rows } = await db.admin.query('select bulk_operation_id from app.shopify_syncs where shop_id = $1', [shop.shopId]);
   t.same(rows, [{ bulk_operation_id: orphan.id }]);
   t.equal((await contacts(shop.shopId)).length, 50);
+});
+
+t.test('end to end: the POST adds the job and the real worker runs it to done', async (t) => {
+  const shop = await shopifyShop();
+  fake.admin.generateCustomers(shop.domain, 300);
+  setWorkerShopifyAdmin(admin);
+  setWorkerKeyRing(keyRing);
+  const worker = await startWorker({ connectionString: db.workerUrl, concurrency: 1, poolSize: 3, logger: createLogger('silent'), metrics: createMetrics(), crontab: false });
+  t.teardown(async () => {
+    await worker.stop();
+    setWorkerShopifyAdmin(undefined);
+    setWorkerKeyRing(undefined);
+  });
+  const id = (await start(shop)).json().id as string;
+  // Waits for the job to finish (Shopify's fake completes the operation on its second poll, 2 s apart).
+  let view = (await progress(shop)).json();
+  for (let i = 0; i < 300 && (view.status === 'queued' || view.status === 'running'); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    view = (await progress(shop)).json();
+  }
+  t.match(view, { id, status: 'done', customersRead: 300, inserted: 300 });
+  const { rows } = await db.admin.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`${shop.shopId}:shopify-sync:${id}`]);
+  t.equal(rows[0].n, 0, 'the job is gone');
 });
