@@ -53,6 +53,9 @@ GRANT USAGE ON TYPE app.purchase_status TO PUBLIC;
 CREATE TYPE app.recipient_status AS ENUM ('queued', 'sending', 'sent', 'delivered', 'failed', 'skipped', 'cancelled');
 GRANT USAGE ON TYPE app.recipient_status TO PUBLIC;
 
+CREATE TYPE app.shopify_sync_status AS ENUM ('queued', 'running', 'done', 'failed');
+GRANT USAGE ON TYPE app.shopify_sync_status TO PUBLIC;
+
 -- ======================================================================================
 -- Tables and views
 -- ======================================================================================
@@ -233,9 +236,11 @@ CREATE TABLE app.consent_events (
     pii_phone text,
     prev_hash bytea NOT NULL,
     hash bytea NOT NULL,
+    opt_in_level text,
     CONSTRAINT consent_events_pkey PRIMARY KEY (shop_id, contact_id, seq),
     CONSTRAINT consent_events_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'system'::text, 'contact'::text, 'shopify'::text]))),
     CONSTRAINT consent_events_hash_check CHECK ((length(hash) = 32)),
+    CONSTRAINT consent_events_opt_in_level_check CHECK ((opt_in_level = ANY (ARRAY['SINGLE_OPT_IN'::text, 'CONFIRMED_OPT_IN'::text, 'UNKNOWN'::text]))),
     CONSTRAINT consent_events_pii_digest_check CHECK ((length(pii_digest) = 32)),
     CONSTRAINT consent_events_pii_salt_check CHECK ((length(pii_salt) = 16)),
     CONSTRAINT consent_events_prev_hash_check CHECK ((length(prev_hash) = 32)),
@@ -351,6 +356,7 @@ CREATE TABLE app.contacts (
     deleted_at timestamp with time zone,
     last_ordered_at timestamp with time zone,
     last_clicked_at timestamp with time zone,
+    shopify_customer_id bigint,
     CONSTRAINT contacts_pkey PRIMARY KEY (shop_id, id),
     CONSTRAINT contacts_attributes_check CHECK (((jsonb_typeof(attributes) = 'object'::text) AND (pg_column_size(attributes) <= 8192))),
     CONSTRAINT contacts_check CHECK (((deleted_at IS NOT NULL) OR (phone_e164 IS NOT NULL))),
@@ -359,6 +365,7 @@ CREATE TABLE app.contacts (
     CONSTRAINT contacts_first_name_check CHECK ((length(first_name) <= 100)),
     CONSTRAINT contacts_last_name_check CHECK ((length(last_name) <= 100)),
     CONSTRAINT contacts_phone_e164_check CHECK ((phone_e164 ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT contacts_shopify_customer_id_check CHECK ((shopify_customer_id > 0)),
     CONSTRAINT contacts_tags_check CHECK ((cardinality(tags) <= 50)),
     CONSTRAINT contacts_time_zone_check CHECK ((length(time_zone) <= 64)),
     CONSTRAINT contacts_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
@@ -368,6 +375,7 @@ CREATE INDEX contacts_shop_created_idx ON app.contacts USING btree (shop_id, cre
 CREATE INDEX contacts_shop_first_name_idx ON app.contacts USING btree (shop_id, lower(first_name) text_pattern_ops);
 CREATE INDEX contacts_shop_last_name_idx ON app.contacts USING btree (shop_id, lower(last_name) text_pattern_ops);
 CREATE UNIQUE INDEX contacts_shop_phone_key ON app.contacts USING btree (shop_id, phone_e164 text_pattern_ops) WHERE (deleted_at IS NULL);
+CREATE UNIQUE INDEX contacts_shop_shopify_customer_key ON app.contacts USING btree (shop_id, shopify_customer_id) WHERE ((shopify_customer_id IS NOT NULL) AND (deleted_at IS NULL));
 CREATE INDEX contacts_shop_updated_idx ON app.contacts USING btree (shop_id, updated_at, id);
 CREATE INDEX contacts_tags_idx ON app.contacts USING gin (tags);
 CREATE TRIGGER _100_updated_at BEFORE UPDATE ON app.contacts FOR EACH ROW EXECUTE FUNCTION app.tg_set_updated_at();
@@ -378,10 +386,10 @@ CREATE POLICY contacts_current ON app.contacts AS PERMISSIVE FOR ALL TO pigeon_a
     WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
 GRANT SELECT ON TABLE app.contacts TO pigeon_api;
 GRANT SELECT ON TABLE app.contacts TO pigeon_worker;
-GRANT INSERT (shop_id, id, phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at) ON TABLE app.contacts TO pigeon_api;
-GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at) ON TABLE app.contacts TO pigeon_api;
-GRANT INSERT (shop_id, id, phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at) ON TABLE app.contacts TO pigeon_worker;
-GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at) ON TABLE app.contacts TO pigeon_worker;
+GRANT INSERT (shop_id, id, phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_api;
+GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_api;
+GRANT INSERT (shop_id, id, phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_worker;
+GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_worker;
 
 CREATE TABLE app.credit_ledger (
     shop_id uuid NOT NULL,
@@ -961,6 +969,47 @@ CREATE POLICY shopify_staff_current ON app.shopify_staff AS PERMISSIVE FOR ALL T
     WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
 GRANT SELECT ON TABLE app.shopify_staff TO pigeon_api;
 GRANT INSERT (shop_id, shopify_user_id, user_id) ON TABLE app.shopify_staff TO pigeon_api;
+
+CREATE TABLE app.shopify_syncs (
+    shop_id uuid NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    status app.shopify_sync_status DEFAULT 'queued'::app.shopify_sync_status NOT NULL,
+    bulk_operation_id text,
+    object_count bigint,
+    checkpoint_line integer DEFAULT 0 NOT NULL,
+    lines_read integer DEFAULT 0 NOT NULL,
+    inserted integer DEFAULT 0 NOT NULL,
+    updated integer DEFAULT 0 NOT NULL,
+    skipped integer DEFAULT 0 NOT NULL,
+    restarts integer DEFAULT 0 NOT NULL,
+    error text,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    CONSTRAINT shopify_syncs_pkey PRIMARY KEY (shop_id, id),
+    CONSTRAINT shopify_syncs_bulk_operation_id_check CHECK ((length(bulk_operation_id) <= 200)),
+    CONSTRAINT shopify_syncs_checkpoint_line_check CHECK ((checkpoint_line >= 0)),
+    CONSTRAINT shopify_syncs_error_check CHECK ((length(error) <= 500)),
+    CONSTRAINT shopify_syncs_inserted_check CHECK ((inserted >= 0)),
+    CONSTRAINT shopify_syncs_lines_read_check CHECK ((lines_read >= 0)),
+    CONSTRAINT shopify_syncs_object_count_check CHECK ((object_count >= 0)),
+    CONSTRAINT shopify_syncs_restarts_check CHECK ((restarts >= 0)),
+    CONSTRAINT shopify_syncs_skipped_check CHECK ((skipped >= 0)),
+    CONSTRAINT shopify_syncs_updated_check CHECK ((updated >= 0)),
+    CONSTRAINT shopify_syncs_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX shopify_syncs_one_active_key ON app.shopify_syncs USING btree (shop_id) WHERE (status = ANY (ARRAY['queued'::app.shopify_sync_status, 'running'::app.shopify_sync_status]));
+CREATE INDEX shopify_syncs_shop_created_idx ON app.shopify_syncs USING btree (shop_id, created_at DESC);
+ALTER TABLE app.shopify_syncs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.shopify_syncs FORCE ROW LEVEL SECURITY;
+CREATE POLICY shopify_syncs_current ON app.shopify_syncs AS PERMISSIVE FOR ALL TO pigeon_api, pigeon_worker
+    USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
+    WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
+GRANT SELECT ON TABLE app.shopify_syncs TO pigeon_api;
+GRANT SELECT ON TABLE app.shopify_syncs TO pigeon_worker;
+GRANT INSERT (shop_id, id, created_by) ON TABLE app.shopify_syncs TO pigeon_api;
+GRANT UPDATE (status, bulk_operation_id, object_count, checkpoint_line, lines_read, inserted, updated, skipped, restarts, error, started_at, finished_at) ON TABLE app.shopify_syncs TO pigeon_worker;
 
 CREATE TABLE app.shopify_webhooks (
     webhook_id text NOT NULL,

@@ -9,6 +9,7 @@ import * as members from './modules/members/schemas.js';
 import * as segments from './modules/segments/schemas.js';
 import * as senderNumbers from './modules/sender-numbers/schemas.js';
 import * as settings from './modules/settings/schemas.js';
+import * as shopify from './modules/shopify/schemas.js';
 import * as templates from './modules/templates/schemas.js';
 import * as wallet from './modules/wallet/schemas.js';
 
@@ -47,6 +48,7 @@ export const API_COMPONENTS: Record<string, TSchema> = {
   SegmentCount: segments.SegmentCount,
   SenderNumberList: senderNumbers.SenderNumberList,
   Settings: settings.Settings,
+  ShopifySync: shopify.ShopifySync,
   SettingsPatch: settings.SettingsPatch,
   Template: templates.Template,
   TemplateList: templates.TemplateList,

@@ -8,7 +8,7 @@ import { ProviderNotConfiguredError } from './modules/campaigns/send-batch-job.j
 import type { Metrics } from './metrics.js';
 import { stripeClientFromConfig, type StripeClient } from './providers/stripe.js';
 import { shopifyAdminFromConfig, type ShopifyAdmin } from './providers/shopify-admin.js';
-import { parseKeyRing } from './lib/key-ring.js';
+import { parseKeyRing, type KeyRing } from './lib/key-ring.js';
 import { createShopifyPurchaser } from './modules/shopify/app-purchases.js';
 import { shopifyWebhookUri, type SubscriptionDependencies } from './modules/shopify/webhook-subscriptions.js';
 import type { ShopifyPurchaser } from './modules/billing/shopify-purchaser.js';
@@ -98,6 +98,26 @@ export function workerStripe(): StripeClient | null {
   return currentStripe;
 }
 
+/** Shopify's Admin API for the Shopify tasks, from the configuration on first use. */
+let currentShopifyAdmin: ShopifyAdmin | undefined;
+export function setWorkerShopifyAdmin(admin: ShopifyAdmin | undefined): void {
+  currentShopifyAdmin = admin;
+}
+export function workerShopifyAdmin(): ShopifyAdmin {
+  currentShopifyAdmin ??= shopifyAdminFromConfig(loadConfig());
+  return currentShopifyAdmin;
+}
+
+/** The key ring (ENCRYPTION_KEYS) that opens shops' Shopify tokens, from the configuration on first use. */
+let currentKeyRing: KeyRing | undefined;
+export function setWorkerKeyRing(ring: KeyRing | undefined): void {
+  currentKeyRing = ring;
+}
+export function workerKeyRing(): KeyRing {
+  currentKeyRing ??= parseKeyRing(loadConfig().encryptionKeys);
+  return currentKeyRing;
+}
+
 /** Shopify's Billing API for the billing tasks, from the configuration on first use; null without a Shopify app. */
 let currentShopifyPurchaser: ShopifyPurchaser | null | undefined;
 export function setWorkerShopifyPurchaser(purchaser: ShopifyPurchaser | null | undefined): void {
@@ -107,17 +127,10 @@ export function workerShopifyPurchaser(): ShopifyPurchaser | null {
   if (currentShopifyPurchaser === undefined) {
     const config = loadConfig();
     currentShopifyPurchaser = config.shopifyApiSecret
-      ? createShopifyPurchaser(workerDb(), parseKeyRing(config.encryptionKeys), workerShopifyAdmin(config), { test: config.shopifyBillingTest })
+      ? createShopifyPurchaser(workerDb(), workerKeyRing(), workerShopifyAdmin(), { test: config.shopifyBillingTest })
       : null;
   }
   return currentShopifyPurchaser;
-}
-
-/** One Admin API client (its connections, throttling state and breaker) for every Shopify task of the process. */
-let currentShopifyAdmin: ShopifyAdmin | undefined;
-function workerShopifyAdmin(config: Config): ShopifyAdmin {
-  currentShopifyAdmin ??= shopifyAdminFromConfig(config);
-  return currentShopifyAdmin;
 }
 
 /** What the webhook-subscriptions task needs, from the configuration on first use; null without a Shopify app. */
@@ -129,7 +142,7 @@ export function workerShopifySubscriptions(): SubscriptionDependencies | null {
   if (currentShopifySubscriptions === undefined) {
     const config = loadConfig();
     currentShopifySubscriptions = config.shopifyApiSecret
-      ? { db: workerDb(), ring: parseKeyRing(config.encryptionKeys), admin: workerShopifyAdmin(config), uri: shopifyWebhookUri(config.publicBaseUrl) }
+      ? { db: workerDb(), ring: workerKeyRing(), admin: workerShopifyAdmin(), uri: shopifyWebhookUri(config.publicBaseUrl) }
       : null;
   }
   return currentShopifySubscriptions;

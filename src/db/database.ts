@@ -126,11 +126,15 @@ export type CampaignBatchesTable = Narrow<
   }
 >;
 
+/** How a Shopify customer gave SMS consent (migration 0150). */
+export type ShopifyOptInLevel = 'SINGLE_OPT_IN' | 'CONFIRMED_OPT_IN' | 'UNKNOWN';
+
 export type ConsentEventsTable = Narrow<
   G.AppConsentEvents,
   {
     actor_kind: 'user' | 'system' | 'contact' | 'shopify';
     occurred_at: InsertOnly<Date>;
+    opt_in_level: ShopifyOptInLevel | null;
   }
 >;
 

@@ -25,6 +25,8 @@ export type AppPurchaseStatus = "disputed" | "expired" | "failed" | "paid" | "pa
 
 export type AppRecipientStatus = "cancelled" | "delivered" | "failed" | "queued" | "sending" | "sent" | "skipped";
 
+export type AppShopifySyncStatus = "done" | "failed" | "queued" | "running";
+
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
   ? ColumnType<S, I | undefined, U>
   : ColumnType<T, T | undefined, T>;
@@ -121,6 +123,7 @@ export interface AppConsentEvents {
   contact_id: string;
   hash: Buffer;
   occurred_at: Timestamp;
+  opt_in_level: string | null;
   pii_digest: Buffer;
   pii_phone: string | null;
   pii_salt: Buffer | null;
@@ -185,6 +188,7 @@ export interface AppContacts {
   last_ordered_at: Timestamp | null;
   phone_e164: string | null;
   shop_id: string;
+  shopify_customer_id: Int8 | null;
   tags: Generated<string[]>;
   time_zone: string | null;
   updated_at: Generated<Timestamp>;
@@ -408,6 +412,25 @@ export interface AppShopifyStaff {
   user_id: string;
 }
 
+export interface AppShopifySyncs {
+  bulk_operation_id: string | null;
+  checkpoint_line: Generated<number>;
+  created_at: Generated<Timestamp>;
+  created_by: string | null;
+  error: string | null;
+  finished_at: Timestamp | null;
+  id: Generated<string>;
+  inserted: Generated<number>;
+  lines_read: Generated<number>;
+  object_count: Int8 | null;
+  restarts: Generated<number>;
+  shop_id: string;
+  skipped: Generated<number>;
+  started_at: Timestamp | null;
+  status: Generated<AppShopifySyncStatus>;
+  updated: Generated<number>;
+}
+
 export interface AppShopifyWebhooks {
   note: string | null;
   payload: Json;
@@ -548,6 +571,7 @@ export interface DB {
   "app.shop_settings": AppShopSettings;
   "app.shopify_oauth_states": AppShopifyOauthStates;
   "app.shopify_staff": AppShopifyStaff;
+  "app.shopify_syncs": AppShopifySyncs;
   "app.shopify_webhooks": AppShopifyWebhooks;
   "app.shops": AppShops;
   "app.stripe_customers": AppStripeCustomers;

@@ -49,6 +49,16 @@ export const SHOP_JOBS = {
     key: (p) => `import:${p.importId}`,
     options: { queueName: 'contact-imports', priority: 0 },
   }),
+  /**
+   * The Shopify customer backfill (modules/shopify/sync-job.ts): runs a bulk operation,
+   * waits for it (re-adding itself with a later run_at while Shopify works), then applies
+   * the result. One at a time per shop (a queue scoped to the shop).
+   */
+  shopify_customer_sync: job({
+    payload: Type.Composite([ShopPayload, Type.Object({ syncId: UuidString })]),
+    key: (p) => `shopify-sync:${p.syncId}`,
+    options: { queueName: 'shopify-sync', priority: 0 },
+  }),
   /** Fetches a paid purchase's receipt URL from Stripe (the webhook does not carry it). */
   billing_purchase_receipt: job({
     payload: Type.Composite([ShopPayload, Type.Object({ purchaseId: UuidString })]),

@@ -79,6 +79,8 @@ export const ERROR_CODES = {
   CONFIRM_REFUSED: { status: 409, description: 'Stripe’s session or payment is not the one Pigeon created for this purchase (refused and audited)' },
   PURCHASE_NOT_CONFIRMABLE: { status: 409, description: 'This purchase has no Stripe Checkout Session to confirm' },
   NO_SENDER_NUMBER: { status: 409, description: 'The shop has no active sending number' },
+  SHOPIFY_NOT_INSTALLED: { status: 409, description: 'The shop was not installed from Shopify, or its Shopify access is gone' },
+  SHOPIFY_SYNC_RUNNING: { status: 409, description: 'A Shopify customer sync is already queued or running for this shop' },
   // 422 / 423 / 429
   IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'The Idempotency-Key was used with a different request', apiMd: 'idempotency key reused' },
   ACCOUNT_LOCKED: { status: 423, description: 'Too many failed sign-ins', apiMd: 'account locked' },

@@ -14,6 +14,8 @@ export const PERMISSIONS = {
   // Whole-audience and privacy operations: the consent chain check, GDPR requests, export.
   'contacts.privacy': ['owner', 'admin'],
   'campaigns.write': ['owner', 'admin', 'member'],
+  // Pulling the shop's whole customer list from Shopify (the backfill).
+  'shopify.sync': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

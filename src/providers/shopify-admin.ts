@@ -837,7 +837,7 @@ export function toBulkCustomer(line: unknown): BulkCustomer | null {
   };
 }
 
-/** The Admin API client the configuration describes (shared by every shop of the process). */
-export function shopifyAdminFromConfig(config: { shopifyAdminUrl: string; shopifyApiVersion: string; shopifyApiTimeoutMs: number }): ShopifyAdmin {
-  return createShopifyAdmin({ adminUrlTemplate: config.shopifyAdminUrl, apiVersion: config.shopifyApiVersion, timeoutMs: config.shopifyApiTimeoutMs });
+/** The Admin API client the configuration describes (SHOPIFY_ADMIN_URL, SHOPIFY_API_VERSION, SHOPIFY_API_TIMEOUT_MS). */
+export function shopifyAdminFromConfig(config: { shopifyAdminUrl: string; shopifyApiVersion: string; shopifyApiTimeoutMs: number }, extra: Partial<ShopifyAdminOptions> = {}): ShopifyAdmin {
+  return createShopifyAdmin({ adminUrlTemplate: config.shopifyAdminUrl, apiVersion: config.shopifyApiVersion, timeoutMs: config.shopifyApiTimeoutMs, ...extra });
 }

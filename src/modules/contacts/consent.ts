@@ -3,7 +3,7 @@
 // The one rule with teeth: an import never turns an unsubscribed contact into a
 // subscribed one; only an explicit opt-in (api, admin, keyword, shopify) can.
 import { sql } from 'kysely';
-import type { ConsentSource, ConsentState } from '../../db/database.js';
+import type { ConsentSource, ConsentState, ShopifyOptInLevel } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import { genesisHash, linkHash, newSalt, piiDigest } from './consent-chain.js';
@@ -32,6 +32,19 @@ export function consentChangeAllowed(current: ConsentState, next: ConsentState, 
   return !(source === 'import' && current === 'unsubscribed' && next === 'subscribed');
 }
 
+/**
+ * A consent that carries its own time (Shopify's consentUpdatedAt) applies only when it is
+ * newer than the contact's last consent change in Pigeon (`consent_updated_at`), so an
+ * older Shopify "subscribed" never undoes a newer STOP and an older "unsubscribed" never
+ * undoes a newer opt-in. A contact that never decided ('never') takes it whatever its time;
+ * one without a time applies only to such a contact.
+ */
+export function consentIsNewer(current: ConsentState, currentAt: Date | null, at: Date | null): boolean {
+  if (current === 'never') return true;
+  if (!at) return false;
+  return !currentAt || at.getTime() > new Date(currentAt).getTime();
+}
+
 interface Head {
   seq: number;
   hash: Buffer;
@@ -39,7 +52,17 @@ interface Head {
 
 /** The row to insert for the next link after `head` (null head: the first link). */
 export function buildLink(
-  input: { shopId: string; contactId: string; state: ConsentState; previousState: ConsentState | null; source: ConsentSource; actor: ConsentActor; phone: string },
+  input: {
+    shopId: string;
+    contactId: string;
+    state: ConsentState;
+    previousState: ConsentState | null;
+    source: ConsentSource;
+    actor: ConsentActor;
+    phone: string;
+    /** Shopify's opt-in level: stored with the link, outside its hash (migration 0150). */
+    optInLevel?: ShopifyOptInLevel | null;
+  },
   head: Head | null,
   occurredAt = new Date(),
 ) {
@@ -76,6 +99,7 @@ export function buildLink(
     pii_phone: input.phone,
     prev_hash: prevHash,
     hash,
+    opt_in_level: input.optInLevel ?? null,
   };
 }
 
@@ -159,11 +183,12 @@ export async function insertConsentLinks(tx: Tx, links: Link[]): Promise<void> {
   if (links.length === 0) return;
   const col = <K extends keyof Link>(key: K) => links.map((l) => l[key]);
   await sql`
-    insert into app.consent_events (shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)
+    insert into app.consent_events (shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash, opt_in_level)
     select v.shop_id, v.contact_id, v.seq, v.state::app.consent_state, v.previous_state::app.consent_state, v.source::app.consent_source, v.actor_kind, v.actor_id,
-           v.occurred_at, v.pii_digest, v.pii_salt, v.pii_phone, v.prev_hash, v.hash
+           v.occurred_at, v.pii_digest, v.pii_salt, v.pii_phone, v.prev_hash, v.hash, v.opt_in_level
       from unnest(${col('shop_id')}::uuid[], ${col('contact_id')}::uuid[], ${col('seq')}::int[], ${col('state')}::text[], ${col('previous_state')}::text[],
                   ${col('source')}::text[], ${col('actor_kind')}::text[], ${col('actor_id')}::uuid[], ${col('occurred_at')}::timestamptz[],
-                  ${col('pii_digest')}::bytea[], ${col('pii_salt')}::bytea[], ${col('pii_phone')}::text[], ${col('prev_hash')}::bytea[], ${col('hash')}::bytea[])
-           as v(shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash)`.execute(tx);
+                  ${col('pii_digest')}::bytea[], ${col('pii_salt')}::bytea[], ${col('pii_phone')}::text[], ${col('prev_hash')}::bytea[], ${col('hash')}::bytea[],
+                  ${col('opt_in_level')}::text[])
+           as v(shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash, opt_in_level)`.execute(tx);
 }

@@ -116,7 +116,7 @@ export async function deleteContact(tx: Tx, actor: Actor, id: string): Promise<v
   const shopId = actor.shopId;
   const row = await tx
     .updateTable('app.contacts')
-    .set({ phone_e164: null, email: null, first_name: null, last_name: null, tags: [], attributes: '{}', time_zone: null, deleted_at: new Date() })
+    .set({ phone_e164: null, email: null, first_name: null, last_name: null, tags: [], attributes: '{}', time_zone: null, shopify_customer_id: null, deleted_at: new Date() })
     .where('shop_id', '=', shopId)
     .where('id', '=', id)
     .where('deleted_at', 'is', null)

@@ -1,5 +1,6 @@
 // Shopify: the OAuth install (/install sends the merchant to Shopify, /callback comes back
-// with a code) and the App Bridge session-token exchange for Pigeon tokens.
+// with a code), the App Bridge session-token exchange for Pigeon tokens, and the customer
+// backfill (POST starts it, GET follows it).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
@@ -9,6 +10,10 @@ import { clientInfo } from '../audit/service.js';
 import { shopAdminUrl } from '../../providers/shopify.js';
 import { beginInstall, completeInstall, exchangeSessionToken, OAUTH_STATE_TTL_SECONDS, shopifyClient } from './service.js';
 import { issueSessionTokens } from '../../plugins/session-tokens.js';
+import { requirePermission } from '../../plugins/permissions.js';
+import { inShop, readShop } from '../../plugins/shop-request.js';
+import { ShopifySync } from './schemas.js';
+import { latestShopifySync, startShopifySync } from './sync.js';
 
 const STATE_COOKIE = 'pigeon_shopify_state';
 const STATE_COOKIE_PATH = '/api/v1/shopify';
@@ -101,5 +106,36 @@ export const shopifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const outcome = await exchangeSessionToken(db, config, request.body.sessionToken, clientInfo(request));
       return { ...issueSessionTokens(app, reply, outcome), user: { id: outcome.userId }, shop: { id: outcome.shopId, name: outcome.shopName }, role: outcome.role };
     },
+  );
+
+  app.post(
+    '/api/v1/shopify/sync',
+    {
+      preHandler: requirePermission('shopify.sync'),
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      schema: {
+        tags: ['shopify'],
+        summary: "Start the backfill of the shop's Shopify customers and their SMS consent",
+        description:
+          'Owners and admins of a shop installed from Shopify. Returns 202 with the sync; a job runs a bulk operation over the customers and applies its result to the contacts (matched by customer id, then phone; consent source shopify, never re-subscribing a contact whose opt-out in Pigeon is newer than Shopify\'s consent). One at a time per shop: 409 SHOPIFY_SYNC_RUNNING while one is queued or running; 409 SHOPIFY_NOT_INSTALLED for a shop without Shopify access.',
+        security: [{ bearerAuth: [] }],
+        response: { 202: ShopifySync },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await inShop(request, (tx, actor) => startShopifySync(tx, actor))),
+  );
+
+  app.get(
+    '/api/v1/shopify/sync',
+    {
+      preHandler: requirePermission('shopify.sync'),
+      schema: {
+        tags: ['shopify'],
+        summary: "The shop's latest customer backfill with its progress (404 before the first)",
+        security: [{ bearerAuth: [] }],
+        response: { 200: ShopifySync },
+      },
+    },
+    async (request) => readShop(request, (tx, actor) => latestShopifySync(tx, actor.shopId)),
   );
 };

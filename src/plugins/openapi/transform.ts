@@ -33,6 +33,8 @@ export const EXTRA_STATUSES: Record<string, number[]> = {
   confirmPurchase: [503],
   // The invitation token names no live invitation.
   acceptInvitation: [404, 409],
+  // No sync yet.
+  getShopifySync: [404],
 };
 
 export interface RouteNotes {
