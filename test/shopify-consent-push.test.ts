@@ -21,6 +21,7 @@ import { assignSenderNumber } from '../src/modules/sender-numbers/service.js';
 import { upsertContacts } from '../src/modules/contacts/bulk-upsert.js';
 import { customerToContactRow } from '../src/modules/contacts/shopify-customer.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
+import { recordConsentChange } from '../src/modules/contacts/consent.js';
 import { jobKey } from '../src/jobs/catalogue.js';
 
 const API_KEY = 'pigeon-test-app';
@@ -138,6 +139,25 @@ t.test('a STOP texted to the shop: the job commits with the opt-out; running it 
   t.same(consentIn(shop, c.gid)?.consentUpdatedAt, before?.consentUpdatedAt, 'the same state and time: idempotent');
   t.equal((await contactRow(shop.shopId, c.id)).state, 'unsubscribed');
   t.match(await withShop(db.workerDb, shop.shopId, (tx) => verifyShopChains(tx, shop.shopId)), { ok: true });
+});
+
+t.test('the job belongs to the transaction of the change: rolled back with it, committed with it', async (t) => {
+  const shop = await shopifyShop();
+  const c = await linkedContact(shop);
+  const change = { shopId: shop.shopId, contactId: c.id, state: 'unsubscribed' as const, source: 'api' as const, actor: { kind: 'system' as const } };
+  await t.rejects(
+    withShop(db.workerDb, shop.shopId, async (tx) => {
+      t.equal(await recordConsentChange(tx, change), 'changed');
+      throw new Error('the caller fails after the change');
+    }),
+    /the caller fails/,
+  );
+  t.equal((await contactRow(shop.shopId, c.id)).state, 'subscribed');
+  t.same(await pushJobs(shop.shopId, c.id), [], 'no job without its change');
+  await withShop(db.workerDb, shop.shopId, (tx) => recordConsentChange(tx, change));
+  t.equal((await pushJobs(shop.shopId, c.id)).length, 1);
+  await withShop(db.workerDb, shop.shopId, (tx) => recordConsentChange(tx, change));
+  t.equal((await pushJobs(shop.shopId, c.id)).length, 1, 'an unchanged state adds nothing more');
 });
 
 t.test('a STOP/START/STOP burst is one job, which pushes where the contact ended; a START pushes SUBSCRIBED (single opt-in)', async (t) => {
