@@ -5,6 +5,7 @@
 // Shopify add none; Shopify failing leaves the local opt-out alone and the job retries;
 // refusals are recorded, not retried; a change during the push is pushed too.
 import t from 'tap';
+import { Logger, runOnce } from 'graphile-worker';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp, TEST_ENCRYPTION_KEYS } from './helpers/app.js';
@@ -23,6 +24,8 @@ import { customerToContactRow } from '../src/modules/contacts/shopify-customer.j
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
 import { recordConsentChange } from '../src/modules/contacts/consent.js';
 import { jobKey } from '../src/jobs/catalogue.js';
+import { loadTaskList } from '../src/task-list.js';
+import { setWorkerDb, setWorkerKeyRing, setWorkerShopifyAdmin } from '../src/worker-context.js';
 
 const API_KEY = 'pigeon-test-app';
 const API_SECRET = 'shpss_0123456789abcdef0123456789abcdef';
@@ -269,4 +272,25 @@ t.test('a change committed while the push is on its way is pushed as well (no st
   );
   t.equal(consentIn(shop, c.gid)?.marketingState, 'SUBSCRIBED');
   t.equal((await contactRow(shop.shopId, c.id)).state, 'subscribed');
+});
+
+t.test('through graphile-worker: the task runs the committed job, and the customer is UNSUBSCRIBED in Shopify', async (t) => {
+  const shop = await shopifyShop();
+  const c = await linkedContact(shop);
+  await inbound(shop, c.phone, 'STOP');
+  t.equal((await pushJobs(shop.shopId, c.id)).length, 1);
+  // Only this shop's job runs here (earlier tests left theirs for the workflow calls).
+  await db.admin.query(`delete from graphile_worker._private_jobs where key is null or key not like $1`, [`${shop.shopId}:%`]);
+  setWorkerDb(db.workerDb);
+  setWorkerShopifyAdmin(admin);
+  setWorkerKeyRing(keyRing);
+  t.teardown(() => {
+    setWorkerDb(undefined);
+    setWorkerShopifyAdmin(undefined);
+    setWorkerKeyRing(undefined);
+  });
+  await runOnce({ pgPool: db.workerPool, taskList: await loadTaskList(), logger: new Logger(() => () => {}) });
+  t.same(await pushJobs(shop.shopId, c.id), [], 'the job completed');
+  t.equal(consentIn(shop, c.gid)?.marketingState, 'UNSUBSCRIBED');
+  t.match(await audits(shop.shopId, c.id), [{ action: 'shopify.consent_pushed', result: 'success' }]);
 });
