@@ -45,6 +45,8 @@ t.test('a task refuses a payload the catalogue does not describe', async (t) => 
   t.throws(() => parseJob('sms_send_batch', { shopId, campaignId, batchId: '1; drop table' }), /invalid payload/);
   t.equal(jobKey('sms_send_batch', { shopId, campaignId, batchId: '7' }), `campaign:${campaignId}:batch:7`);
   t.equal(jobKey('campaign_dispatch', { shopId, campaignId }), `campaign:${campaignId}:dispatch`);
+  t.equal(jobKey('shopify_consent_push', { shopId, contactId: campaignId }), `contact:${campaignId}:shopify-consent`);
+  t.throws(() => parseJob('shopify_consent_push', { shopId, contactId: 'not-a-uuid' }), /invalid payload/);
   t.same(parseSystemJob('stripe_event_apply', { eventId: 'evt_123' }), { eventId: 'evt_123' });
   t.throws(() => parseSystemJob('stripe_event_apply', { eventId: "evt_1'; drop" }), /invalid payload/);
 });

@@ -59,6 +59,17 @@ export const SHOP_JOBS = {
     key: (p) => `shopify-sync:${p.syncId}`,
     options: { queueName: 'shopify-sync', priority: 0 },
   }),
+  /**
+   * Pushes a Shopify-linked contact's SMS consent to Shopify (modules/shopify/consent-push.ts)
+   * after a consent change that did not come from Shopify. Added by contacts/consent.ts in
+   * the transaction of the change; one per contact ('replace': a STOP/START burst collapses
+   * into one push of the state the contact has when it runs). Retried with backoff.
+   */
+  shopify_consent_push: job({
+    payload: Type.Composite([ShopPayload, Type.Object({ contactId: UuidString })]),
+    key: (p) => `contact:${p.contactId}:shopify-consent`,
+    options: { jobKeyMode: 'replace', priority: 0, maxAttempts: 25 },
+  }),
   /** Fetches a paid purchase's receipt URL from Stripe (the webhook does not carry it). */
   billing_purchase_receipt: job({
     payload: Type.Composite([ShopPayload, Type.Object({ purchaseId: UuidString })]),

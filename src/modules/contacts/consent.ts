@@ -2,9 +2,14 @@
 // and moves the contact's state, in the caller's transaction, under a lock on the contact.
 // The one rule with teeth: an import never turns an unsubscribed contact into a
 // subscribed one; only an explicit opt-in (api, admin, keyword, shopify) can.
+// The other direction of the Shopify consent sync lives here too, in insertConsentLinks (the
+// one statement every consent change goes through): a change of a contact linked to a
+// Shopify customer that did not come from Shopify adds the shopify_consent_push job in the
+// same transaction (modules/shopify/consent-push.ts pushes the contact's state then).
 import { sql } from 'kysely';
 import type { ConsentSource, ConsentState, ShopifyOptInLevel } from '../../db/database.js';
 import type { Tx } from '../../db/with-shop.js';
+import { addShopJob } from '../../jobs/catalogue.js';
 import type { Actor } from '../../lib/actor.js';
 import { genesisHash, linkHash, newSalt, piiDigest } from './consent-chain.js';
 import { getContact, notFound } from './contact-row.js';
@@ -191,4 +196,34 @@ export async function insertConsentLinks(tx: Tx, links: Link[]): Promise<void> {
                   ${col('pii_digest')}::bytea[], ${col('pii_salt')}::bytea[], ${col('pii_phone')}::text[], ${col('prev_hash')}::bytea[], ${col('hash')}::bytea[],
                   ${col('opt_in_level')}::text[])
            as v(shop_id, contact_id, seq, state, previous_state, source, actor_kind, actor_id, occurred_at, pii_digest, pii_salt, pii_phone, prev_hash, hash, opt_in_level)`.execute(tx);
+  await queueShopifyConsentPush(tx, links);
+}
+
+/**
+ * Pigeon → Shopify: for each link that changes (not starts) a contact's consent from a
+ * source other than Shopify (a STOP/START keyword, the API, an admin, an import moving an
+ * existing contact), a contact that has a Shopify customer id gets its push job, in the
+ * caller's transaction: the job exists exactly when the change commits. Links from Shopify
+ * (the backfill, the customers/* webhooks) never push: Shopify already has that state, and
+ * pushing it back would echo. A contact's first link never pushes either: a contact created
+ * with a customer id is created from Shopify. One indexed select per call, only when a link
+ * qualifies (an import batch of new contacts costs nothing).
+ */
+async function queueShopifyConsentPush(tx: Tx, links: Link[]): Promise<void> {
+  const changes = links.filter((l) => l.previous_state !== null && l.source !== 'shopify');
+  if (changes.length === 0) return;
+  const byShop = new Map<string, string[]>();
+  for (const l of changes) byShop.set(l.shop_id, [...(byShop.get(l.shop_id) ?? []), l.contact_id]);
+  for (const [shopId, contactIds] of byShop) {
+    const linked = await tx
+      .selectFrom('app.contacts')
+      .select('id')
+      .where('shop_id', '=', shopId)
+      .where('id', 'in', [...new Set(contactIds)])
+      .where('shopify_customer_id', 'is not', null)
+      .where('deleted_at', 'is', null)
+      .orderBy('id')
+      .execute();
+    for (const { id } of linked) await addShopJob(tx, 'shopify_consent_push', { shopId, contactId: id });
+  }
 }
