@@ -357,6 +357,7 @@ CREATE TABLE app.contacts (
     last_ordered_at timestamp with time zone,
     last_clicked_at timestamp with time zone,
     shopify_customer_id bigint,
+    shopify_updated_at timestamp with time zone,
     CONSTRAINT contacts_pkey PRIMARY KEY (shop_id, id),
     CONSTRAINT contacts_attributes_check CHECK (((jsonb_typeof(attributes) = 'object'::text) AND (pg_column_size(attributes) <= 8192))),
     CONSTRAINT contacts_check CHECK (((deleted_at IS NOT NULL) OR (phone_e164 IS NOT NULL))),
@@ -387,9 +388,9 @@ CREATE POLICY contacts_current ON app.contacts AS PERMISSIVE FOR ALL TO pigeon_a
 GRANT SELECT ON TABLE app.contacts TO pigeon_api;
 GRANT SELECT ON TABLE app.contacts TO pigeon_worker;
 GRANT INSERT (shop_id, id, phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_api;
-GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_api;
+GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at, shopify_customer_id, shopify_updated_at) ON TABLE app.contacts TO pigeon_api;
 GRANT INSERT (shop_id, id, phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_worker;
-GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at, shopify_customer_id) ON TABLE app.contacts TO pigeon_worker;
+GRANT UPDATE (phone_e164, email, first_name, last_name, tags, attributes, time_zone, country, consent_state, consent_updated_at, deleted_at, last_ordered_at, last_clicked_at, shopify_customer_id, shopify_updated_at) ON TABLE app.contacts TO pigeon_worker;
 
 CREATE TABLE app.credit_ledger (
     shop_id uuid NOT NULL,
@@ -951,6 +952,32 @@ ALTER TABLE app.shopify_oauth_states FORCE ROW LEVEL SECURITY;
 CREATE POLICY shopify_oauth_states_owner ON app.shopify_oauth_states AS PERMISSIVE FOR ALL TO pigeon_owner
     USING (true)
     WITH CHECK (true);
+
+CREATE TABLE app.shopify_orders (
+    shop_id uuid NOT NULL,
+    order_id bigint NOT NULL,
+    contact_id uuid,
+    total_minor bigint,
+    currency text,
+    ordered_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT shopify_orders_pkey PRIMARY KEY (shop_id, order_id),
+    CONSTRAINT shopify_orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT shopify_orders_order_id_check CHECK ((order_id > 0)),
+    CONSTRAINT shopify_orders_total_minor_check CHECK ((total_minor >= 0)),
+    CONSTRAINT shopify_orders_shop_id_contact_id_fkey FOREIGN KEY (shop_id, contact_id) REFERENCES app.contacts(shop_id, id),
+    CONSTRAINT shopify_orders_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES app.shops(id) ON DELETE CASCADE
+);
+CREATE INDEX shopify_orders_shop_contact_idx ON app.shopify_orders USING btree (shop_id, contact_id);
+ALTER TABLE app.shopify_orders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.shopify_orders FORCE ROW LEVEL SECURITY;
+CREATE POLICY shopify_orders_current ON app.shopify_orders AS PERMISSIVE FOR ALL TO pigeon_api, pigeon_worker
+    USING ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)))
+    WITH CHECK ((shop_id = ( SELECT app.current_shop_id() AS current_shop_id)));
+GRANT SELECT ON TABLE app.shopify_orders TO pigeon_api;
+GRANT SELECT, DELETE ON TABLE app.shopify_orders TO pigeon_worker;
+GRANT INSERT (shop_id, order_id, contact_id, total_minor, currency, ordered_at) ON TABLE app.shopify_orders TO pigeon_worker;
+GRANT UPDATE (contact_id) ON TABLE app.shopify_orders TO pigeon_worker;
 
 CREATE TABLE app.shopify_staff (
     shop_id uuid NOT NULL,

@@ -189,6 +189,7 @@ export interface AppContacts {
   phone_e164: string | null;
   shop_id: string;
   shopify_customer_id: Int8 | null;
+  shopify_updated_at: Timestamp | null;
   tags: Generated<string[]>;
   time_zone: string | null;
   updated_at: Generated<Timestamp>;
@@ -405,6 +406,16 @@ export interface AppShopifyOauthStates {
   state_hash: Buffer;
 }
 
+export interface AppShopifyOrders {
+  contact_id: string | null;
+  created_at: Generated<Timestamp>;
+  currency: string | null;
+  order_id: Int8;
+  ordered_at: Timestamp;
+  shop_id: string;
+  total_minor: Int8 | null;
+}
+
 export interface AppShopifyStaff {
   created_at: Generated<Timestamp>;
   shop_id: string;
@@ -570,6 +581,7 @@ export interface DB {
   "app.sessions": AppSessions;
   "app.shop_settings": AppShopSettings;
   "app.shopify_oauth_states": AppShopifyOauthStates;
+  "app.shopify_orders": AppShopifyOrders;
   "app.shopify_staff": AppShopifyStaff;
   "app.shopify_syncs": AppShopifySyncs;
   "app.shopify_webhooks": AppShopifyWebhooks;

@@ -11,7 +11,9 @@
 //   newer than its last consent change in Pigeon (consentIsNewer), so a Shopify
 //   "subscribed" older than a STOP texted to Pigeon never re-subscribes anyone.
 // - The opt-in level (SINGLE_OPT_IN, CONFIRMED_OPT_IN, UNKNOWN) is kept on the consent link.
+import { sql } from 'kysely';
 import type { ConsentState, ShopifyOptInLevel } from '../../db/database.js';
+import type { Tx } from '../../db/with-shop.js';
 import type { ContactUpsertRow } from './bulk-upsert.js';
 import { buildLink } from './consent.js';
 import { parsePhone } from './phone.js';
@@ -143,4 +145,45 @@ export function customerFromWebhook(payload: Record<string, unknown>): ShopifyCu
         ? { marketingState: sms.state, marketingOptInLevel: str(sms.opt_in_level), consentUpdatedAt: str(sms.consent_updated_at), consentCollectedFrom: str(sms.consent_collected_from) }
         : null,
   };
+}
+
+/** The live contact linked to a Shopify customer, locked, with the customer update last applied to it. */
+export async function lockContactOfCustomer(tx: Tx, shopId: string, customerNumber: string): Promise<{ id: string; shopifyUpdatedAt: Date | null } | null> {
+  const row = await tx
+    .selectFrom('app.contacts')
+    .select(['id', 'shopify_updated_at'])
+    .where('shop_id', '=', shopId)
+    .where('shopify_customer_id', '=', customerNumber as never)
+    .where('deleted_at', 'is', null)
+    .forUpdate()
+    .executeTakeFirst();
+  return row ? { id: row.id, shopifyUpdatedAt: row.shopify_updated_at } : null;
+}
+
+/** Records that a customer payload of this time was applied (older ones are then ignored). */
+export async function markCustomerApplied(tx: Tx, shopId: string, customerNumber: string, updatedAt: Date): Promise<void> {
+  await tx
+    .updateTable('app.contacts')
+    .set({ shopify_updated_at: updatedAt })
+    .where('shop_id', '=', shopId)
+    .where('shopify_customer_id', '=', customerNumber as never)
+    .where('deleted_at', 'is', null)
+    .execute();
+}
+
+/**
+ * An order: the contact (by customer id, then phone) has ordered at `orderedAt`; its
+ * last_ordered_at only moves forward (orders arrive in any order). Returns the contact, if any.
+ */
+export async function recordContactOrder(tx: Tx, shopId: string, match: { customerNumber: string | null; phone: string | null }, orderedAt: Date): Promise<string | null> {
+  let contactId: string | null = null;
+  if (match.customerNumber) contactId = (await lockContactOfCustomer(tx, shopId, match.customerNumber))?.id ?? null;
+  if (!contactId && match.phone) {
+    const byPhone = await tx.selectFrom('app.contacts').select('id').where('shop_id', '=', shopId).where('phone_e164', '=', match.phone).where('deleted_at', 'is', null).executeTakeFirst();
+    contactId = byPhone?.id ?? null;
+  }
+  if (!contactId) return null;
+  await sql`update app.contacts set last_ordered_at = greatest(coalesce(last_ordered_at, ${orderedAt}::timestamptz), ${orderedAt}::timestamptz)
+             where shop_id = ${shopId} and id = ${contactId}`.execute(tx);
+  return contactId;
 }

@@ -6,7 +6,8 @@ import type { Db } from '../../db/kysely.js';
 import { readInShop } from '../../db/with-shop.js';
 import type { KeyRing } from '../../lib/key-ring.js';
 import { appPurchaseOneTime, appPurchaseOneTimeCreate, type AppPurchaseOneTime, type ShopifyAdmin } from '../../providers/shopify-admin.js';
-import { decimalAmount, minorUnits, type ShopifyAppPurchase, type ShopifyPurchaser } from '../billing/shopify-purchaser.js';
+import { decimalAmount, minorUnits } from '../../lib/money.js';
+import type { ShopifyAppPurchase, ShopifyPurchaser } from '../billing/shopify-purchaser.js';
 import { readShopifyAccessToken } from './access-token.js';
 
 interface Installation {

@@ -11,7 +11,8 @@
 // counts, consent hashes (they verify without the PII), purchases. A shop that was
 // reinstalled after the uninstall is not erased (the request is stale).
 //
-// customers/redact: the contact(s) of this shop matching the customer's phone are redacted
+// customers/redact: the contact of this shop linked to the customer id (else with the
+// customer's phone) is redacted
 // as a deletion redacts them. Another shop's customers are not reachable: the webhook's
 // shop is this transaction's shop, and row-level security does the rest.
 import type { Tx } from '../../db/with-shop.js';
@@ -21,6 +22,7 @@ import { anonymiseCampaign, campaignsToAnonymise } from '../campaigns/retention.
 import { eraseAllContacts } from '../contacts/erasure.js';
 import { deleteContact, liveContactIdByPhone } from '../contacts/service.js';
 import { parsePhone } from '../contacts/phone.js';
+import { lockContactOfCustomer, shopifyCustomerNumber } from '../contacts/shopify-customer.js';
 import { sweepImportsBefore } from '../imports/retention.js';
 import { eraseCustomerDataRequests } from '../privacy/customer-data-requests.js';
 import { defaultRegionOf } from '../settings/service.js';
@@ -50,9 +52,13 @@ export async function redactCustomer(tx: Tx, actor: Actor, payload: Record<strin
   const shop = await tx.selectFrom('app.shops').select('shopify_domain').where('id', '=', shopId).executeTakeFirstOrThrow();
   if (payload.shop_domain !== shop.shopify_domain) return 'not_this_shop';
   const customer = (payload.customer ?? {}) as { id?: unknown; phone?: unknown };
-  const region = await defaultRegionOf(tx, shopId);
-  const phone = typeof customer.phone === 'string' ? parsePhone(customer.phone, region)?.e164 : undefined;
-  const contactId = phone ? await liveContactIdByPhone(tx, shopId, phone) : null;
+  // By the Shopify customer id first (the link the backfill and webhooks keep), then phone.
+  const customerNumber = typeof customer.id === 'number' || typeof customer.id === 'string' ? shopifyCustomerNumber(customer.id) : null;
+  let contactId = customerNumber ? ((await lockContactOfCustomer(tx, shopId, customerNumber))?.id ?? null) : null;
+  if (!contactId && typeof customer.phone === 'string') {
+    const phone = parsePhone(customer.phone, await defaultRegionOf(tx, shopId))?.e164;
+    contactId = phone ? await liveContactIdByPhone(tx, shopId, phone) : null;
+  }
   if (contactId) await deleteContact(tx, actor, contactId);
   await audit(tx, actor, {
     action: 'shopify.customer_redacted',

@@ -16,6 +16,8 @@ import { systemActor } from '../../lib/actor.js';
 import { uninstallShop } from './uninstall.js';
 import { redactCustomer, redactShop } from './redact.js';
 import { receiveDataRequest } from './data-request.js';
+import { applyCustomerDeletion, applyCustomerWebhook } from './customers.js';
+import { applyOrderWebhook } from './orders.js';
 import { settleShopifyPurchase } from '../billing/shopify-checkout.js';
 import type { ShopifyPurchaser } from '../billing/shopify-purchaser.js';
 
@@ -32,7 +34,17 @@ function purchaseIdOf(payload: Record<string, unknown>): string | null {
 }
 
 /** Topics Pigeon applies today; the others are recorded as 'received'. */
-export const HANDLED_TOPICS: ReadonlySet<string> = new Set(['app/uninstalled', 'app_purchases_one_time/update', 'shop/redact', 'customers/redact', 'customers/data_request']);
+export const HANDLED_TOPICS: ReadonlySet<string> = new Set([
+  'app/uninstalled',
+  'app_purchases_one_time/update',
+  'shop/redact',
+  'customers/redact',
+  'customers/data_request',
+  'customers/create',
+  'customers/update',
+  'customers/delete',
+  'orders/create',
+]);
 
 export interface ShopifyWebhookRecord {
   webhookId: string;
@@ -98,6 +110,18 @@ export async function applyShopifyWebhook(db: Db, webhookId: string, dependencie
     if (purchaseNote) {
       outcome = purchaseNote.outcome;
       note = purchaseNote.note;
+    } else if (webhook.topic === 'customers/create' || webhook.topic === 'customers/update' || webhook.topic === 'customers/delete') {
+      const actor = systemActor(shopId);
+      const result =
+        webhook.topic === 'customers/delete'
+          ? await applyCustomerDeletion(tx, actor, webhook.payload)
+          : await applyCustomerWebhook(tx, actor, webhook.topic, webhook.payload, new Date(webhook.triggered_at));
+      if (result.applied) outcome = 'applied';
+      else note = result.note;
+    } else if (webhook.topic === 'orders/create') {
+      const result = await applyOrderWebhook(tx, systemActor(shopId), webhook.payload);
+      if (result.applied) outcome = 'applied';
+      note = result.note;
     } else if (webhook.topic === 'customers/data_request') {
       const result = await receiveDataRequest(tx, systemActor(shopId), webhook.payload);
       if (result === 'applied') outcome = 'applied';
