@@ -1838,6 +1838,30 @@ AS $function$
 GRANT EXECUTE ON FUNCTION app_private.remember_provider_event(p_event_id text, p_kind text) TO pigeon_api;
 GRANT EXECUTE ON FUNCTION app_private.remember_provider_event(p_event_id text, p_kind text) TO pigeon_worker;
 
+CREATE OR REPLACE FUNCTION app_private.requeue_stale_shopify_webhooks(p_older_than timestamp with time zone, p_limit integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_id text;
+  v_count integer := 0;
+begin
+  for v_id in
+    select w.webhook_id from app.shopify_webhooks w
+     where w.status = 'pending' and w.received_at < p_older_than
+       and not exists (select 1 from graphile_worker.jobs j where j.key = 'shopify-webhook:' || w.webhook_id and j.attempts < j.max_attempts)
+     order by w.received_at limit p_limit
+  loop
+    perform app_private.add_shopify_webhook_job(v_id);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end
+$function$;
+GRANT EXECUTE ON FUNCTION app_private.requeue_stale_shopify_webhooks(p_older_than timestamp with time zone, p_limit integer) TO pigeon_worker;
+
 CREATE OR REPLACE FUNCTION app_private.requeue_stripe_event(p_id text)
  RETURNS void
  LANGUAGE plpgsql

@@ -194,3 +194,21 @@ t.test('an app/uninstalled whose body names another shop, or triggered before th
   t.equal(rows[0].uninstalled_at, null);
   t.ok(rows[0].shopify_access_token);
 });
+
+t.test('a webhook whose job was lost is queued again by the reconciler, once', async (t) => {
+  const { requeueStaleShopifyWebhooks } = await import('../src/modules/shopify/webhooks.js');
+  const shop = await shopifyShop();
+  const webhookId = randomUUID();
+  const delivery = shopifyWebhook(uninstallPayload(shop.domain), { topic: 'app/uninstalled', shop: shop.domain, apiSecret: API_SECRET, webhookId });
+  t.equal((await post(delivery)).statusCode, 200);
+  await db.admin.query(`delete from graphile_worker._private_jobs where key = $1`, [`shopify-webhook:${webhookId}`]);
+  t.equal(await jobsOf(webhookId), 0, 'the job is gone (a worker lost it)');
+  t.equal(await requeueStaleShopifyWebhooks(db.workerDb, new Date()), 0, 'not before 10 minutes');
+  const later = new Date(Date.now() + 11 * 60_000);
+  t.ok((await requeueStaleShopifyWebhooks(db.workerDb, later)) >= 1);
+  t.equal(await jobsOf(webhookId), 1, 'queued again');
+  await requeueStaleShopifyWebhooks(db.workerDb, later);
+  t.equal(await jobsOf(webhookId), 1, 'a queued job is not queued twice');
+  t.equal(await applyShopifyWebhook(db.workerDb, webhookId), 'applied');
+  t.equal((await recordOf(webhookId))?.status, 'applied');
+});

@@ -105,6 +105,7 @@ export const CRON_TASKS = [
   'billing_reconcile',
   'stripe_events_sweep',
   'shopify_webhooks_sweep',
+  'shopify_webhooks_reconcile',
 ] as const;
 
 /**

@@ -148,3 +148,12 @@ export async function sweepShopifyWebhooks(db: Db): Promise<number> {
   const { rows } = await sql<{ deleted: number }>`select app_private.shopify_webhooks_sweep() as deleted`.execute(db);
   return rows[0]?.deleted ?? 0;
 }
+
+/**
+ * Webhooks still pending 10 minutes after they arrived (their job lost, or out of attempts
+ * during a long outage) get their job again (migration 0170). Returns how many.
+ */
+export async function requeueStaleShopifyWebhooks(db: Db, now: Date = new Date()): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select app_private.requeue_stale_shopify_webhooks(${new Date(now.getTime() - 10 * 60_000)}, 500) as n`.execute(db);
+  return rows[0]?.n ?? 0;
+}
