@@ -194,7 +194,8 @@ t.test('throttling: a THROTTLED answer is waited out and retried', async (t) => 
     'refused once, then done',
   );
   // The fake reported an empty bucket restoring 100 points a second; the mutation costs 10.
-  t.same(waits, [100], 'waited until the bucket held the query cost');
+  // 100 ms at most: the client counts what the bucket restored while the answer travelled (a loaded machine: 99).
+  t.ok(waits.length === 1 && waits[0]! > 50 && waits[0]! <= 100, `waited until the bucket held the query cost (${waits.join(', ')} ms)`);
   t.equal(fake.mutations.filter((m) => m.variables.input && (m.variables.input as { customerId: string }).customerId === 'gid://shopify/Customer/1').length, 1, 'carried out once');
 });
 

@@ -14,18 +14,16 @@
 import type { Db } from '../../db/kysely.js';
 import { readInShop, withShop } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
-import { AppError } from '../../lib/app-error.js';
 import type { Metrics } from '../../metrics.js';
 import type { StripeClient } from '../../providers/stripe.js';
 import type { ShopifyPurchaser } from './shopify-purchaser.js';
 import { startShopifyPurchase } from './shopify-checkout.js';
 import { audit } from '../audit/service.js';
+import { billingNotConfigured, paymentsUnavailable } from './errors.js';
 import { activePackage } from './packages.js';
 import { purchaseView } from './purchases.js';
 import type { Purchase, PurchaseInput } from './schemas.js';
 
-export const billingNotConfigured = () => new AppError(503, 'BILLING_NOT_CONFIGURED', 'This server has no Stripe account configured');
-export const paymentsUnavailable = () => new AppError(503, 'PAYMENTS_UNAVAILABLE', 'Stripe could not be reached; try again shortly', undefined, { 'Retry-After': '30' });
 
 export interface CheckoutUrls {
   publicBaseUrl: string;

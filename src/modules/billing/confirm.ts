@@ -10,7 +10,7 @@ import { AppError } from '../../lib/app-error.js';
 import type { Metrics } from '../../metrics.js';
 import type { StripeClient } from '../../providers/stripe.js';
 import { audit } from '../audit/service.js';
-import { billingNotConfigured, paymentsUnavailable } from './checkout.js';
+import { billingNotConfigured, paymentsUnavailable } from './errors.js';
 import { findPurchase, purchaseNotFound, purchaseView } from './purchases.js';
 import type { ConfirmInput, Purchase } from './schemas.js';
 import { settleInShop } from './settle-in-shop.js';

@@ -13,7 +13,7 @@ import { readInShop, withShop } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import type { Metrics } from '../../metrics.js';
 import { audit } from '../audit/service.js';
-import { paymentsUnavailable } from './checkout.js';
+import { paymentsUnavailable } from './errors.js';
 import { activePackage } from './packages.js';
 import { purchaseView, type PurchaseRow } from './purchases.js';
 import type { Purchase } from './schemas.js';
