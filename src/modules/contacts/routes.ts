@@ -3,7 +3,6 @@
 // reply. Another shop's contact id is 404. The data request (GET /api/v1/contacts/:id/data)
 // is the privacy module's: it reads across domains.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { Readable } from 'node:stream';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { requireAuth } from '../../plugins/auth.js';
@@ -26,7 +25,7 @@ import {
   ContactPatch,
 } from './schemas.js';
 import { listContacts } from './search.js';
-import { changeContactConsent, createContact, deleteContact, updateContact } from './service.js';
+import { changeContactConsent, createContact, updateContact } from './service.js';
 
 export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
@@ -91,18 +90,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags: ['contacts'], summary: 'Change a contact (consent changes go through POST …/consent)', security, params: ContactParams, body: ContactPatch, response: { 200: Contact } },
     },
     async (request) => inShop(request, (tx, actor) => updateContact(tx, actor, request.params.id, request.body)),
-  );
-
-  app.delete(
-    '/api/v1/contacts/:id',
-    {
-      preHandler: requirePermission('contacts.write'),
-      schema: { tags: ['contacts'], summary: 'Delete a contact: its PII is removed, history keeps only ids', security, params: ContactParams, response: { 204: Type.Null() } },
-    },
-    async (request, reply) => {
-      await inShop(request, (tx, actor) => deleteContact(tx, actor, request.params.id));
-      return reply.code(204).send(null);
-    },
   );
 
   app.get(

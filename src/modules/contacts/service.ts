@@ -5,7 +5,6 @@ import type { Tx } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import { AppError } from '../../lib/app-error.js';
 import { audit } from '../audit/service.js';
-import { eraseRowErrorsOfContact } from '../imports/errors.js';
 import { consentActorOf, recordConsentChange, recordInitialConsent, redactConsentPii } from './consent.js';
 import { contactColumns, contactView, getContact, notFound } from './contact-row.js';
 import { parsePhone, timeZoneForCountry } from './phone.js';
@@ -107,13 +106,12 @@ export async function changeContactConsent(tx: Tx, actor: Actor, id: string, inp
 }
 
 /**
- * Deletion is a redaction: the phone, e-mail, names, tags, attributes and the consent
- * evidence's PII are removed, and the contact's import error rows (their masked phone and
- * line point at the person) are deleted; the row stays (deleted) so that campaign history
- * and the consent chain keep their non-identifying references.
+ * The contacts half of a deletion (privacy/redact-contact.ts is the whole operation, with
+ * the import error rows and the audit): the phone, e-mail, names, tags, attributes and the
+ * consent evidence's PII are removed; the row stays (deleted) so that campaign history and
+ * the consent chain keep their non-identifying references. 404 for no such live contact.
  */
-export async function deleteContact(tx: Tx, actor: Actor, id: string): Promise<void> {
-  const shopId = actor.shopId;
+export async function redactContactRow(tx: Tx, shopId: string, id: string): Promise<void> {
   const row = await tx
     .updateTable('app.contacts')
     .set({ phone_e164: null, email: null, first_name: null, last_name: null, tags: [], attributes: '{}', time_zone: null, shopify_customer_id: null, deleted_at: new Date() })
@@ -124,6 +122,4 @@ export async function deleteContact(tx: Tx, actor: Actor, id: string): Promise<v
     .executeTakeFirst();
   if (!row) throw notFound();
   await redactConsentPii(tx, id);
-  await eraseRowErrorsOfContact(tx, shopId, id);
-  await audit(tx, actor, { action: 'contact.redact', resourceType: 'contact', resourceId: id, result: 'success' });
 }

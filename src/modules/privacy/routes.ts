@@ -6,6 +6,8 @@ import { requirePermission } from '../../plugins/permissions.js';
 import { inShop } from '../../plugins/shop-request.js';
 import { ContactParams } from '../contacts/schemas.js';
 import { contactDataRequest } from './data-request.js';
+import { redactContact } from './redact-contact.js';
+import { Type } from '@sinclair/typebox';
 import { listCustomerDataRequests, readCustomerDataRequest } from './customer-data-requests.js';
 import { CustomerDataExport, CustomerDataRequestList, DataRequestParams } from './schemas.js';
 import { readShop } from '../../plugins/shop-request.js';
@@ -20,6 +22,18 @@ export const privacyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags: ['contacts'], summary: 'GDPR/CCPA data request: everything held about the contact', security, params: ContactParams },
     },
     async (request) => inShop(request, (tx, actor) => contactDataRequest(tx, actor, request.params.id)),
+  );
+
+  app.delete(
+    '/api/v1/contacts/:id',
+    {
+      preHandler: requirePermission('contacts.write'),
+      schema: { tags: ['contacts'], summary: 'Delete a contact: its PII is removed, history keeps only ids', security, params: ContactParams, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      await inShop(request, (tx, actor) => redactContact(tx, actor, request.params.id));
+      return reply.code(204).send(null);
+    },
   );
 
   app.get(

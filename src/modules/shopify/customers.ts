@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Tx } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import { upsertContacts } from '../contacts/bulk-upsert.js';
-import { deleteContact } from '../contacts/service.js';
+import { redactContact } from '../privacy/redact-contact.js';
 import { customerFromWebhook, customerToContactRow, lockContactOfCustomer, markCustomerApplied, shopifyCustomerNumber } from '../contacts/shopify-customer.js';
 import { defaultRegionOf } from '../settings/service.js';
 
@@ -43,6 +43,6 @@ export async function applyCustomerDeletion(tx: Tx, actor: Actor, payload: Recor
   if (!customerNumber) return { applied: false, note: 'invalid customer id' };
   const contact = await lockContactOfCustomer(tx, actor.shopId, customerNumber);
   if (!contact) return { applied: false, note: 'no contact is linked to this customer' };
-  await deleteContact(tx, actor, contact.id);
+  await redactContact(tx, actor, contact.id);
   return { applied: true };
 }

@@ -20,7 +20,8 @@ import type { Actor } from '../../lib/actor.js';
 import { audit } from '../audit/service.js';
 import { anonymiseCampaign, campaignsToAnonymise } from '../campaigns/retention.js';
 import { eraseAllContacts } from '../contacts/erasure.js';
-import { deleteContact, liveContactIdByPhone } from '../contacts/service.js';
+import { liveContactIdByPhone } from '../contacts/service.js';
+import { redactContact } from '../privacy/redact-contact.js';
 import { parsePhone } from '../contacts/phone.js';
 import { lockContactOfCustomer, shopifyCustomerNumber } from '../contacts/shopify-customer.js';
 import { sweepImportsBefore } from '../imports/retention.js';
@@ -59,7 +60,7 @@ export async function redactCustomer(tx: Tx, actor: Actor, payload: Record<strin
     const phone = parsePhone(customer.phone, await defaultRegionOf(tx, shopId))?.e164;
     contactId = phone ? await liveContactIdByPhone(tx, shopId, phone) : null;
   }
-  if (contactId) await deleteContact(tx, actor, contactId);
+  if (contactId) await redactContact(tx, actor, contactId);
   await audit(tx, actor, {
     action: 'shopify.customer_redacted',
     resourceType: 'contact',
