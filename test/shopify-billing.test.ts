@@ -10,44 +10,24 @@ import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
 import { signUp, type Account } from './helpers/accounts.js';
 import { ledgerMatchesWallet } from './helpers/ledger.js';
-import { startFakeShopify } from './helpers/fake-shopify.js';
+import { fakeShopifyFor, installedShopifyShop, SHOPIFY_API_SECRET, type ShopifyShop } from './helpers/shopify-fixtures.js';
 import { shopifyWebhook } from './helpers/shopify-signing.js';
 import { fakeStripeFor } from './helpers/billing-fixtures.js';
 import { withShop } from '../src/db/with-shop.js';
 import { getWallet } from '../src/modules/wallet/service.js';
-import { storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { createShopifyPurchaser } from '../src/modules/shopify/app-purchases.js';
 import { applyShopifyWebhook } from '../src/modules/shopify/webhooks.js';
-import { shopifyAdminFromConfig } from '../src/providers/shopify-admin.js';
 import { reconcileBilling } from '../src/modules/billing/reconcile.js';
 
-const API_KEY = 'pigeon-test-app';
-const API_SECRET = 'shpss_0123456789abcdef0123456789abcdef';
 const db = await createTestDatabase(t, { apiPoolSize: 6 });
-const fake = await startFakeShopify(API_KEY, API_SECRET);
-t.teardown(() => fake.close());
+const kit = await fakeShopifyFor(t);
+const { fake } = kit;
 const stripe = await fakeStripeFor(t);
-const { app } = await buildTestApp(t, db.apiDb, {
-  ARGON2_MEMORY_KIB: '8192',
-  ARGON2_TIME_COST: '1',
-  SHOPIFY_API_KEY: API_KEY,
-  SHOPIFY_API_SECRET: API_SECRET,
-  SHOPIFY_ADMIN_URL: fake.adminUrlTemplate,
-  ...stripe.env,
-});
-const workerPurchaser = createShopifyPurchaser(db.workerDb, app.keyRing, shopifyAdminFromConfig({ shopifyAdminUrl: fake.adminUrlTemplate, shopifyApiVersion: '2025-10', shopifyApiTimeoutMs: 5000 }), { test: true });
+const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', ...kit.env, ...stripe.env });
+const workerPurchaser = createShopifyPurchaser(db.workerDb, kit.keyRing, kit.admin, { test: true });
 
-interface ShopifyAccount extends Account {
-  domain: string;
-}
-async function shopifyShop(): Promise<ShopifyAccount> {
-  const account = await signUp(app);
-  const domain = `shop-${randomUUID().slice(0, 8)}.myshopify.com`;
-  const token = fake.admin.grant(domain);
-  await db.admin.query(`update app.shops set shopify_domain = $2, shopify_installed_at = now() where id = $1`, [account.shopId, domain]);
-  await withShop(db.apiDb, account.shopId, (tx) => storeShopifyAccessToken(tx, app.keyRing, account.shopId, token));
-  return { ...account, domain };
-}
+type ShopifyAccount = ShopifyShop;
+const shopifyShop = () => installedShopifyShop(app, db, kit);
 const wallet = (shopId: string) => withShop(db.apiDb, shopId, (tx) => getWallet(tx, shopId));
 const purchaseOf = async (account: Account, id: string) => (await app.inject({ method: 'GET', url: `/api/v1/billing/purchases/${id}`, headers: account.headers })).json();
 async function buy(account: ShopifyAccount, packageId = 'starter') {
@@ -61,7 +41,7 @@ async function buy(account: ShopifyAccount, packageId = 'starter') {
 async function purchaseWebhook(account: ShopifyAccount, gid: string, status: string, webhookId = randomUUID()) {
   const delivery = shopifyWebhook(
     { app_purchase_one_time: { admin_graphql_api_id: gid, name: 'Pigeon: 1,000 credits', status, created_at: new Date().toISOString(), updated_at: new Date().toISOString() } },
-    { topic: 'app_purchases_one_time/update', shop: account.domain, apiSecret: API_SECRET, webhookId },
+    { topic: 'app_purchases_one_time/update', shop: account.domain, apiSecret: SHOPIFY_API_SECRET, webhookId },
   );
   const res = await app.inject({ method: 'POST', url: '/webhooks/shopify', headers: delivery.headers, payload: delivery.body });
   return { res, apply: () => applyShopifyWebhook(db.workerDb, webhookId, { shopifyPurchaser: workerPurchaser }) };

@@ -8,14 +8,11 @@ import t from 'tap';
 import { Logger, runOnce } from 'graphile-worker';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
-import { buildTestApp, TEST_ENCRYPTION_KEYS } from './helpers/app.js';
+import { buildTestApp } from './helpers/app.js';
 import { SMS_SECRET } from './helpers/campaign-fixtures.js';
 import { signUp, type Account } from './helpers/accounts.js';
-import { startFakeShopify } from './helpers/fake-shopify.js';
 import { withShop } from '../src/db/with-shop.js';
-import { parseKeyRing } from '../src/lib/key-ring.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
-import { createShopifyAdmin } from '../src/providers/shopify-admin.js';
 import { storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { pushShopifyConsent, type ConsentPushOptions } from '../src/modules/shopify/consent-push.js';
 import { assignSenderNumber } from '../src/modules/sender-numbers/service.js';
@@ -26,24 +23,12 @@ import { recordConsentChange } from '../src/modules/contacts/consent.js';
 import { jobKey } from '../src/jobs/catalogue.js';
 import { loadTaskList } from '../src/task-list.js';
 import { setWorkerDb, setWorkerKeyRing, setWorkerShopifyAdmin } from '../src/worker-context.js';
+import { fakeShopifyFor } from './helpers/shopify-fixtures.js';
 
-const API_KEY = 'pigeon-test-app';
-const API_SECRET = 'shpss_0123456789abcdef0123456789abcdef';
 const db = await createTestDatabase(t);
-const fake = await startFakeShopify(API_KEY, API_SECRET);
-t.teardown(() => fake.close());
-const { app } = await buildTestApp(t, db.apiDb, {
-  ARGON2_MEMORY_KIB: '8192',
-  ARGON2_TIME_COST: '1',
-  SMS_WEBHOOK_SECRET: SMS_SECRET,
-  SHOPIFY_API_KEY: API_KEY,
-  SHOPIFY_API_SECRET: API_SECRET,
-  SHOPIFY_ADMIN_URL: fake.adminUrlTemplate,
-});
-const keyRing = parseKeyRing(TEST_ENCRYPTION_KEYS);
-const admin = createShopifyAdmin({ adminUrlTemplate: fake.adminUrlTemplate, apiVersion: '2025-10', timeoutMs: 5_000, breaker: false });
-t.teardown(() => admin.close());
-const deps = { admin, keyRing };
+const kit = await fakeShopifyFor(t);
+const { fake, keyRing, admin, deps } = kit;
+const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET, ...kit.env });
 
 let seq = 0;
 let customerSeq = 1000;

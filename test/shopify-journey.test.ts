@@ -7,53 +7,34 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
-import { buildTestApp, TEST_ENCRYPTION_KEYS } from './helpers/app.js';
-import { signUp } from './helpers/accounts.js';
+import { buildTestApp } from './helpers/app.js';
+import { fakeShopifyFor, installedShopifyShop, SHOPIFY_API_SECRET } from './helpers/shopify-fixtures.js';
 import { SMS_SECRET } from './helpers/campaign-fixtures.js';
-import { startFakeShopify } from './helpers/fake-shopify.js';
 import { generatedCustomer } from './helpers/fake-shopify-admin.js';
 import { shopifyWebhook } from './helpers/shopify-signing.js';
 import { withShop } from '../src/db/with-shop.js';
-import { parseKeyRing } from '../src/lib/key-ring.js';
 import { signSmsWebhook } from '../src/lib/sms-webhook-signature.js';
-import { createShopifyAdmin } from '../src/providers/shopify-admin.js';
-import { storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { runShopifySync } from '../src/modules/shopify/sync-job.js';
 import { applyShopifyWebhook } from '../src/modules/shopify/webhooks.js';
 import { pushShopifyConsent } from '../src/modules/shopify/consent-push.js';
 import { assignSenderNumber } from '../src/modules/sender-numbers/service.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
 
-const API_KEY = 'pigeon-test-app';
-const API_SECRET = 'shpss_0123456789abcdef0123456789abcdef';
 const CUSTOMERS = 2_000;
 const db = await createTestDatabase(t);
-const fake = await startFakeShopify(API_KEY, API_SECRET);
-t.teardown(() => fake.close());
-const { app } = await buildTestApp(t, db.apiDb, {
-  ARGON2_MEMORY_KIB: '8192',
-  ARGON2_TIME_COST: '1',
-  SMS_WEBHOOK_SECRET: SMS_SECRET,
-  SHOPIFY_API_KEY: API_KEY,
-  SHOPIFY_API_SECRET: API_SECRET,
-  SHOPIFY_ADMIN_URL: fake.adminUrlTemplate,
-});
-const keyRing = parseKeyRing(TEST_ENCRYPTION_KEYS);
-const admin = createShopifyAdmin({ adminUrlTemplate: fake.adminUrlTemplate, apiVersion: '2025-10', timeoutMs: 5_000, breaker: false });
-t.teardown(() => admin.close());
-const deps = { admin, keyRing };
+const kit = await fakeShopifyFor(t);
+const { fake, deps } = kit;
+const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', SMS_WEBHOOK_SECRET: SMS_SECRET, ...kit.env });
 
-const account = await signUp(app);
-const domain = `journey-${randomUUID().slice(0, 8)}.myshopify.com`;
+const account = await installedShopifyShop(app, db, kit, 'journey');
+const domain = account.domain;
 const senderNumber = '+16465559001';
-await db.admin.query(`update app.shops set shopify_domain = $2, shopify_installed_at = now() - interval '1 day' where id = $1`, [account.shopId, domain]);
-await withShop(db.apiDb, account.shopId, (tx) => storeShopifyAccessToken(tx, keyRing, account.shopId, fake.admin.grant(domain)));
 await withShop(db.workerDb, account.shopId, (tx) => assignSenderNumber(tx, account.shopId, { number: senderNumber, quarantineDays: 30 }));
 fake.admin.generateCustomers(domain, CUSTOMERS);
 
 async function webhook(topic: string, payload: Record<string, unknown>, triggeredAt = new Date()) {
   const webhookId = randomUUID();
-  const delivery = shopifyWebhook(payload, { topic, shop: domain, apiSecret: API_SECRET, webhookId, triggeredAt });
+  const delivery = shopifyWebhook(payload, { topic, shop: domain, apiSecret: SHOPIFY_API_SECRET, webhookId, triggeredAt });
   const res = await app.inject({ method: 'POST', url: '/webhooks/shopify', headers: delivery.headers, payload: delivery.body });
   if (res.statusCode !== 200) throw new Error(`${topic}: ${res.statusCode} ${res.body}`);
   return applyShopifyWebhook(db.workerDb, webhookId);

@@ -7,13 +7,11 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
-import { buildTestApp, TEST_ENCRYPTION_KEYS } from './helpers/app.js';
+import { buildTestApp } from './helpers/app.js';
 import { signUp, type Account } from './helpers/accounts.js';
-import { startFakeShopify } from './helpers/fake-shopify.js';
 import { generatedCustomer, type FakeCustomer } from './helpers/fake-shopify-admin.js';
 import { withShop } from '../src/db/with-shop.js';
-import { parseKeyRing } from '../src/lib/key-ring.js';
-import { bulkOperationRunQuery, createShopifyAdmin } from '../src/providers/shopify-admin.js';
+import { bulkOperationRunQuery } from '../src/providers/shopify-admin.js';
 import { storeShopifyAccessToken } from '../src/modules/shopify/access-token.js';
 import { runShopifySync, type SyncOptions } from '../src/modules/shopify/sync-job.js';
 import { verifyShopChains } from '../src/modules/contacts/consent-chain.js';
@@ -23,23 +21,12 @@ import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 import { recordConsentChange } from '../src/modules/contacts/consent.js';
 import { consentFromShopify, customerFromWebhook, customerToContactRow, shopifyCustomerNumber } from '../src/modules/contacts/shopify-customer.js';
+import { fakeShopifyFor } from './helpers/shopify-fixtures.js';
 
-const API_KEY = 'pigeon-test-app';
-const API_SECRET = 'shpss_0123456789abcdef0123456789abcdef';
 const db = await createTestDatabase(t);
-const fake = await startFakeShopify(API_KEY, API_SECRET);
-t.teardown(() => fake.close());
-const { app } = await buildTestApp(t, db.apiDb, {
-  ARGON2_MEMORY_KIB: '8192',
-  ARGON2_TIME_COST: '1',
-  SHOPIFY_API_KEY: API_KEY,
-  SHOPIFY_API_SECRET: API_SECRET,
-  SHOPIFY_ADMIN_URL: fake.adminUrlTemplate,
-});
-const keyRing = parseKeyRing(TEST_ENCRYPTION_KEYS);
-const admin = createShopifyAdmin({ adminUrlTemplate: fake.adminUrlTemplate, apiVersion: '2025-10', timeoutMs: 5_000 });
-t.teardown(() => admin.close());
-const deps = { admin, keyRing };
+const kit = await fakeShopifyFor(t);
+const { fake, keyRing, admin, deps } = kit;
+const { app } = await buildTestApp(t, db.apiDb, { ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', ...kit.env });
 
 interface ShopifyShop extends Account {
   domain: string;

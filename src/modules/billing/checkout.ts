@@ -18,10 +18,9 @@ import type { Metrics } from '../../metrics.js';
 import type { StripeClient } from '../../providers/stripe.js';
 import type { ShopifyPurchaser } from './shopify-purchaser.js';
 import { startShopifyPurchase } from './shopify-checkout.js';
-import { audit } from '../audit/service.js';
 import { billingNotConfigured, paymentsUnavailable } from './errors.js';
 import { activePackage } from './packages.js';
-import { purchaseView } from './purchases.js';
+import { createPendingPurchase, failUnstartedPurchase, purchaseView } from './purchases.js';
 import type { Purchase, PurchaseInput } from './schemas.js';
 
 
@@ -59,19 +58,7 @@ export async function startPurchase(
     shopId,
     async (tx) => {
       const pkg = await activePackage(tx, input.packageId);
-      const row = await tx
-        .insertInto('app.credit_purchases')
-        .values({ shop_id: shopId, package_id: pkg.id, provider: 'stripe', credits: pkg.credits, amount_minor: pkg.amount, currency: pkg.currency, created_by: actor.userId })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await audit(tx, actor, {
-        action: 'billing.purchase_created',
-        resourceType: 'credit_purchase',
-        resourceId: row.id,
-        result: 'success',
-        metadata: { packageId: pkg.id, credits: pkg.credits, amount: pkg.amount, currency: pkg.currency },
-      });
-      return { row, pkg };
+      return { row: await createPendingPurchase(tx, actor, pkg, 'stripe'), pkg };
     },
     actor.userId ?? undefined,
   );
@@ -93,10 +80,7 @@ export async function startPurchase(
       cancelUrl: `${urls.publicBaseUrl}/billing/cancelled?purchase=${row.id}`,
     });
   } catch (error) {
-    await withShop(db, shopId, async (tx) => {
-      await tx.updateTable('app.credit_purchases').set({ status: 'failed', failure_reason: 'checkout_unavailable', updated_at: new Date() }).where('shop_id', '=', shopId).where('id', '=', row.id).execute();
-      await audit(tx, actor, { action: 'billing.purchase_failed', resourceType: 'credit_purchase', resourceId: row.id, result: 'failure', metadata: { reason: 'checkout_unavailable', error: (error as Error).name } });
-    });
+    await withShop(db, shopId, (tx) => failUnstartedPurchase(tx, actor, row, error));
     metrics?.purchaseTransitions.inc({ status: 'failed' });
     throw paymentsUnavailable();
   }

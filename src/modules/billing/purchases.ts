@@ -5,7 +5,9 @@ import type { Tx } from '../../db/with-shop.js';
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../lib/app-error.js';
 import { afterCreatedAtId } from '../../lib/cursor.js';
-import type { Purchase, PurchaseStatus } from './schemas.js';
+import type { Actor } from '../../lib/actor.js';
+import { audit } from '../audit/service.js';
+import type { CreditPackage, Purchase, PurchaseStatus } from './schemas.js';
 
 export type PurchaseRow = Selectable<Database['app.credit_purchases']>;
 
@@ -67,4 +69,27 @@ export async function listPurchases(
   const items = rows.slice(0, page.limit);
   const last = items[items.length - 1];
   return { items: items.map(purchaseView), next: rows.length > page.limit && last ? [last.cursor_at, last.id] : null };
+}
+
+/** A new pending purchase of a package (credits, price and currency copied from it), audited. */
+export async function createPendingPurchase(tx: Tx, actor: Actor, pkg: CreditPackage, provider: 'stripe' | 'shopify'): Promise<PurchaseRow> {
+  const row = await tx
+    .insertInto('app.credit_purchases')
+    .values({ shop_id: actor.shopId, package_id: pkg.id, provider, credits: pkg.credits, amount_minor: pkg.amount, currency: pkg.currency, created_by: actor.userId })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await audit(tx, actor, {
+    action: 'billing.purchase_created',
+    resourceType: 'credit_purchase',
+    resourceId: row.id,
+    result: 'success',
+    metadata: { provider, packageId: pkg.id, credits: pkg.credits, amount: pkg.amount, currency: pkg.currency },
+  });
+  return row;
+}
+
+/** A purchase whose checkout could not be started: failed (nothing was charged), audited. */
+export async function failUnstartedPurchase(tx: Tx, actor: Actor, row: PurchaseRow, error: unknown): Promise<void> {
+  await tx.updateTable('app.credit_purchases').set({ status: 'failed', failure_reason: 'checkout_unavailable', updated_at: new Date() }).where('shop_id', '=', actor.shopId).where('id', '=', row.id).execute();
+  await audit(tx, actor, { action: 'billing.purchase_failed', resourceType: 'credit_purchase', resourceId: row.id, result: 'failure', metadata: { provider: row.provider, reason: 'checkout_unavailable', error: (error as Error).name } });
 }

@@ -12,10 +12,9 @@ import type { Db } from '../../db/kysely.js';
 import { readInShop, withShop } from '../../db/with-shop.js';
 import type { Actor } from '../../lib/actor.js';
 import type { Metrics } from '../../metrics.js';
-import { audit } from '../audit/service.js';
 import { paymentsUnavailable } from './errors.js';
 import { activePackage } from './packages.js';
-import { purchaseView, type PurchaseRow } from './purchases.js';
+import { createPendingPurchase, failUnstartedPurchase, purchaseView, type PurchaseRow } from './purchases.js';
 import type { Purchase } from './schemas.js';
 import { settleInShop } from './settle-in-shop.js';
 import type { Settlement } from './settlement.js';
@@ -35,19 +34,7 @@ export async function startShopifyPurchase(
     shopId,
     async (tx) => {
       const pkg = await activePackage(tx, packageId);
-      const row = await tx
-        .insertInto('app.credit_purchases')
-        .values({ shop_id: shopId, package_id: pkg.id, provider: 'shopify', credits: pkg.credits, amount_minor: pkg.amount, currency: pkg.currency, created_by: actor.userId })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await audit(tx, actor, {
-        action: 'billing.purchase_created',
-        resourceType: 'credit_purchase',
-        resourceId: row.id,
-        result: 'success',
-        metadata: { provider: 'shopify', packageId: pkg.id, credits: pkg.credits, amount: pkg.amount, currency: pkg.currency },
-      });
-      return { row, pkg };
+      return { row: await createPendingPurchase(tx, actor, pkg, 'shopify'), pkg };
     },
     actor.userId ?? undefined,
   );
@@ -56,10 +43,7 @@ export async function startShopifyPurchase(
   try {
     created = await shopify.create(shopId, { name: `Pigeon: ${pkg.name}`, amountMinor: pkg.amount, currency: pkg.currency, returnUrl: `${urls.publicBaseUrl}/billing/shopify/return?purchase=${row.id}` });
   } catch (error) {
-    await withShop(db, shopId, async (tx) => {
-      await tx.updateTable('app.credit_purchases').set({ status: 'failed', failure_reason: 'checkout_unavailable', updated_at: new Date() }).where('shop_id', '=', shopId).where('id', '=', row.id).execute();
-      await audit(tx, actor, { action: 'billing.purchase_failed', resourceType: 'credit_purchase', resourceId: row.id, result: 'failure', metadata: { provider: 'shopify', reason: 'checkout_unavailable', error: (error as Error).name } });
-    });
+    await withShop(db, shopId, (tx) => failUnstartedPurchase(tx, actor, row, error));
     metrics?.purchaseTransitions.inc({ status: 'failed' });
     throw paymentsUnavailable();
   }
