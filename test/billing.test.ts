@@ -445,3 +445,15 @@ t.test('after everything above: every shop’s ledger sums to its wallet, and no
   t.match(metrics.body, /pigeon_billing_purchases_total\{status="paid"\} \d+/);
   t.match(metrics.body, /pigeon_webhook_signature_failures_total\{source="stripe"\} \d+/);
 });
+
+t.test('starting purchases is limited per shop (10 a minute): the 11th is 429, another shop is not affected', async (t) => {
+  const busy = await signUp(app);
+  const other = await signUp(app);
+  const statuses: number[] = [];
+  for (let i = 0; i < 11; i++) statuses.push((await app.inject({ method: 'POST', url: '/api/v1/billing/purchases', headers: busy.headers, payload: { packageId: 'starter' } })).statusCode);
+  t.same(statuses.slice(0, 10), Array(10).fill(201));
+  t.equal(statuses[10], 429);
+  const limited = await app.inject({ method: 'POST', url: '/api/v1/billing/purchases', headers: busy.headers, payload: { packageId: 'starter' } });
+  t.ok(limited.headers['retry-after'], 'Retry-After says when');
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/billing/purchases', headers: other.headers, payload: { packageId: 'starter' } })).statusCode, 201, 'the limit is the shop’s, not the address’s');
+});
