@@ -12,6 +12,7 @@ export interface Metrics {
   workersReleased: client.Counter;
   purchaseTransitions: client.Counter<'status'>;
   stripeEvents: client.Counter<'outcome'>;
+  shopifyWebhooks: client.Counter<'topic' | 'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -70,6 +71,12 @@ export function createMetrics(): Metrics {
       name: 'pigeon_stripe_events_total',
       help: 'Verified Stripe webhook events by outcome: recorded, duplicate, ignored (another account or mode, unhandled type), applied, waiting, refused',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    shopifyWebhooks: new client.Counter({
+      name: 'pigeon_shopify_webhooks_total',
+      help: 'Verified Shopify webhooks by topic and outcome: recorded (job added), received (no handler), ignored (unknown or uninstalled shop), duplicate; then applied or ignored by the job',
+      labelNames: ['topic', 'outcome'],
       registers: [registry],
     }),
   };

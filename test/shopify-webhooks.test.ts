@@ -209,6 +209,10 @@ t.test('a webhook whose job was lost is queued again by the reconciler, once', a
   t.equal(await jobsOf(webhookId), 1, 'queued again');
   await requeueStaleShopifyWebhooks(db.workerDb, later);
   t.equal(await jobsOf(webhookId), 1, 'a queued job is not queued twice');
-  t.equal(await applyShopifyWebhook(db.workerDb, webhookId), 'applied');
+  t.equal(await applyShopifyWebhook(db.workerDb, webhookId, { metrics: app.metrics }), 'applied');
   t.equal((await recordOf(webhookId))?.status, 'applied');
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /pigeon_shopify_webhooks_total\{topic="app\/uninstalled",outcome="recorded"\} [1-9]/, 'received webhooks are counted by topic and outcome');
+  t.match(metrics, /pigeon_shopify_webhooks_total\{topic="app\/uninstalled",outcome="applied"\} [1-9]/, 'and what the job did');
+  t.notMatch(metrics, /pigeon_shopify_webhooks_total\{topic="products\/update"/, 'an unhandled topic (headers are unsigned) is counted as other');
 });

@@ -17,7 +17,7 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../../lib/app-error.js';
 import { normalizeShopDomain } from '../../lib/shopify-domain.js';
 import { verifyWebhookHmac } from '../../lib/shopify-hmac.js';
-import { receiveShopifyWebhook } from './webhooks.js';
+import { HANDLED_TOPICS, receiveShopifyWebhook } from './webhooks.js';
 
 export const FUTURE_SKEW_MS = 5 * 60 * 1000;
 const WEBHOOK_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -106,6 +106,8 @@ export const shopifyWebhookRoutes: FastifyPluginAsync = async (app) => {
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new AppError(400, 'INVALID_JSON', 'The body is not a JSON object');
       const outcome = await receiveShopifyWebhook(app.db, { webhookId, topic, shopDomain, triggeredAt, payload: payload as Record<string, unknown> });
       request.log.info({ topic, outcome }, 'shopify webhook');
+      // Headers are not signed: a topic Pigeon does not handle is counted as 'other' (bounded labels).
+      app.metrics.shopifyWebhooks.inc({ topic: HANDLED_TOPICS.has(topic) ? topic : 'other', outcome });
       return { received: true, duplicate: outcome === 'duplicate' };
     },
   );

@@ -18,12 +18,15 @@ import { redactCustomer, redactShop } from './redact.js';
 import { receiveDataRequest } from './data-request.js';
 import { applyCustomerDeletion, applyCustomerWebhook } from './customers.js';
 import { applyOrderWebhook } from './orders.js';
+import type { Metrics } from '../../metrics.js';
 import { settleShopifyPurchase } from '../billing/shopify-checkout.js';
 import type { ShopifyPurchaser } from '../billing/shopify-purchaser.js';
 
 export interface ApplyDependencies {
   /** Shopify's Billing API (app_purchases_one_time/update is read back through it). */
   shopifyPurchaser?: ShopifyPurchaser | null;
+  /** Counts what the job did, by topic (only handled topics get a job). */
+  metrics?: Metrics | undefined;
 }
 
 /** The AppPurchaseOneTime a purchase webhook names (its body is only a pointer: the purchase is read back). */
@@ -100,7 +103,7 @@ export async function applyShopifyWebhook(db: Db, webhookId: string, dependencie
             : { outcome: 'applied', note: null };
     }
   }
-  return withShop(db, shopId, async (tx) => {
+  const applied = await withShop(db, shopId, async (tx) => {
     // Read again in the shop's transaction; two runs at once are serialised by the shop row
     // lock the handler takes, and the settle below tells the loser (which then rolls back).
     const { rows: current } = await sql<{ status: string }>`select status from app_private.shopify_webhook(${webhookId})`.execute(tx);
@@ -142,6 +145,9 @@ export async function applyShopifyWebhook(db: Db, webhookId: string, dependencie
     if (!settled[0]?.ok) throw new Error(`shopify webhook ${webhookId} was settled concurrently`);
     return outcome;
   });
+  // Only handled topics get a job, so the topic label is bounded.
+  if (applied !== 'already_settled') dependencies.metrics?.shopifyWebhooks.inc({ topic: webhook.topic, outcome: applied });
+  return applied;
 }
 
 export async function sweepShopifyWebhooks(db: Db): Promise<number> {
