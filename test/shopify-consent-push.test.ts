@@ -5,7 +5,6 @@
 // Shopify add none; Shopify failing leaves the local opt-out alone and the job retries;
 // refusals are recorded, not retried; a change during the push is pushed too.
 import t from 'tap';
-import { Logger, runOnce } from 'graphile-worker';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
@@ -24,6 +23,7 @@ import { jobKey } from '../src/jobs/catalogue.js';
 import { loadTaskList } from '../src/task-list.js';
 import { setWorkerDb, setWorkerKeyRing, setWorkerShopifyAdmin } from '../src/worker-context.js';
 import { fakeShopifyFor } from './helpers/shopify-fixtures.js';
+import { runDueJobs } from './helpers/run-jobs.js';
 
 const db = await createTestDatabase(t);
 const kit = await fakeShopifyFor(t);
@@ -274,7 +274,7 @@ t.test('through graphile-worker: the task runs the committed job, and the custom
     setWorkerShopifyAdmin(undefined);
     setWorkerKeyRing(undefined);
   });
-  await runOnce({ pgPool: db.workerPool, taskList: await loadTaskList(), logger: new Logger(() => () => {}) });
+  await runDueJobs(db, await loadTaskList());
   t.same(await pushJobs(shop.shopId, c.id), [], 'the job completed');
   t.equal(consentIn(shop, c.gid)?.marketingState, 'UNSUBSCRIBED');
   t.match(await audits(shop.shopId, c.id), [{ action: 'shopify.consent_pushed', result: 'success' }]);

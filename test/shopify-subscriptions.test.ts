@@ -5,7 +5,6 @@
 // fails the job (retried by graphile-worker), whose retry creates nothing twice.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { Logger, runOnce } from 'graphile-worker';
 import { createTestDatabase } from './helpers/database.js';
 import { buildTestApp } from './helpers/app.js';
 import { startFakeShopify } from './helpers/fake-shopify.js';
@@ -16,6 +15,7 @@ import { withShop } from '../src/db/with-shop.js';
 import { addShopJob } from '../src/jobs/catalogue.js';
 import { shopifyAdminFromConfig, webhookSubscriptionCreate } from '../src/providers/shopify-admin.js';
 import { ensureWebhookSubscriptions, shopifyWebhookUri, WEBHOOK_TOPICS, type SubscriptionDependencies } from '../src/modules/shopify/webhook-subscriptions.js';
+import { runDueJobs } from './helpers/run-jobs.js';
 
 const API_KEY = 'pigeon-test-app';
 const API_SECRET = 'shpss_0123456789abcdef0123456789abcdef';
@@ -40,7 +40,6 @@ t.teardown(() => {
   setWorkerDb(undefined);
 });
 const taskList = await loadTaskList();
-const silent = () => new Logger(() => () => {});
 
 let ip = 0;
 const newShop = () => `shop-${randomUUID().slice(0, 8)}.myshopify.com`;
@@ -76,19 +75,8 @@ async function jobsOf(shopId: string): Promise<JobRow[]> {
   );
   return rows;
 }
-/**
- * Runs every job that is due, with graphile-worker, until none is. runOnce can resolve just
- * before the last job's completion (or failure) is written: wait until no job is locked.
- */
-async function work(): Promise<void> {
-  await runOnce({ pgPool: db.workerPool, taskList, logger: silent() });
-  for (let i = 0; i < 100; i++) {
-    const { rows } = await db.admin.query('select count(*)::int as n from graphile_worker._private_jobs where locked_at is not null');
-    if (rows[0].n === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('a job stayed locked');
-}
+/** Runs every job that is due (test/helpers/run-jobs.ts waits for runOnce's last completion). */
+const work = () => runDueJobs(db, taskList);
 /** A failed job waits for its backoff; make it due now. */
 const dueNow = (shopId: string) => db.admin.query(`update graphile_worker._private_jobs set run_at = now() where payload->>'shopId' = $1`, [shopId]);
 const subscriptions = (shop: string) => fake.admin.webhookSubscriptions(shop);

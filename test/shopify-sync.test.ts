@@ -315,8 +315,14 @@ t.test('end to end: the POST adds the job and the real worker runs it to done', 
   setWorkerShopifyAdmin(admin);
   setWorkerKeyRing(keyRing);
   const worker = await startWorker({ connectionString: db.workerUrl, concurrency: 1, poolSize: 3, logger: createLogger('silent'), metrics: createMetrics(), crontab: false });
-  t.teardown(async () => {
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     await worker.stop();
+  };
+  t.teardown(async () => {
+    await stop();
     setWorkerShopifyAdmin(undefined);
     setWorkerKeyRing(undefined);
   });
@@ -328,6 +334,9 @@ t.test('end to end: the POST adds the job and the real worker runs it to done', 
     view = (await progress(shop)).json();
   }
   t.match(view, { id, status: 'done', customersRead: 300, inserted: 300 });
+  // graphile-worker records a job's completion after the task returns (batched): stopping the
+  // worker flushes it, so the job row is checked after the stop, not raced.
+  await stop();
   const { rows } = await db.admin.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`${shop.shopId}:shopify-sync:${id}`]);
   t.equal(rows[0].n, 0, 'the job is gone');
 });
