@@ -23,7 +23,6 @@ import { checkoutFactOf, refundFactOf } from './settlement.js';
 import { purchaseForStripe } from './stripe-events.js';
 import { settleShopifyPurchase } from './shopify-checkout.js';
 import type { ShopifyPurchaser } from './shopify-purchaser.js';
-import { findPurchase as findRow } from './purchases.js';
 
 export const PENDING_PURCHASE_GRACE_MS = 10 * 60_000;
 const WAITING_EVENT_GIVE_UP_MS = 3 * 86_400_000;
@@ -71,7 +70,7 @@ export async function reconcileBilling(db: Db, stripe: StripeClient | null, now:
       select shop_id, purchase_id from app_private.stale_pending_purchases(${new Date(now.getTime() - PENDING_PURCHASE_GRACE_MS)}, ${BATCH})`.execute(db);
     for (const { shop_id: shopId, purchase_id: purchaseId } of stale) {
       report.purchasesChecked++;
-      const provider = (await readInShop(db, shopId, (tx) => findRow(tx, shopId, purchaseId)))?.provider;
+      const provider = (await readInShop(db, shopId, (tx) => findPurchase(tx, shopId, purchaseId)))?.provider;
       if (provider === 'shopify') {
         // Shopify's purchases are read back too (a lost app_purchases_one_time/update webhook).
         if (!shopify) continue;
@@ -104,36 +103,41 @@ export async function reconcileBilling(db: Db, stripe: StripeClient | null, now:
       }
     }
 
-    const { rows: unsettled } = await sql<{ id: string; status: 'pending' | 'waiting'; payment_intent_id: string | null; received_at: Date }>`
-      select id, status, payment_intent_id, received_at from app_private.unsettled_stripe_events(${new Date(now.getTime() - PENDING_PURCHASE_GRACE_MS)}, ${BATCH})`.execute(db);
-    for (const event of stripe ? unsettled : []) {
-      if (event.status === 'pending') {
-        await sql`select app_private.requeue_stripe_event(${event.id})`.execute(db);
-        report.eventsRequeued++;
-        continue;
-      }
-      let matched = false;
-      // Stripe not knowing the payment intent (another account's, a forgery that was signed
-      // by a leaked secret) is an answer: nothing of ours to match.
-      const intent = event.payment_intent_id ? await stripe!.retrievePaymentIntent(event.payment_intent_id).catch(refusedAsNull) : null;
-      if (event.payment_intent_id && intent) {
-        const purchase = intent.metadataPurchaseId && /^[0-9a-f-]{36}$/i.test(intent.metadataPurchaseId) ? await purchaseForStripe(db, { purchaseId: intent.metadataPurchaseId }) : null;
-        if (purchase) {
-          // Metadata only points at a candidate; the purchase's own session must name this payment.
-          await settleFromStripe(db, stripe!, purchase.shopId, purchase.purchaseId, metrics);
-          const recorded = await purchaseForStripe(db, { paymentIntentId: event.payment_intent_id });
-          matched = recorded !== null;
-        }
-      }
-      if (matched) report.waitingEventsMatched++;
-      else if (now.getTime() - new Date(event.received_at).getTime() > WAITING_EVENT_GIVE_UP_MS) {
-        await sql`select app_private.settle_stripe_event(${event.id}, 'ignored', null, 'no purchase of ours has this payment')`.execute(db);
-        report.waitingEventsIgnored++;
-      }
-    }
+    if (stripe) await reconcileStripeEvents(db, stripe, now, report, metrics);
   } catch (error) {
     if (!(error instanceof StripeUnavailableError)) throw error;
     report.stripeUnavailable = true;
   }
   return report;
+}
+
+/** Stripe events still pending (their job lost) or waiting for a purchase that Stripe can name. */
+async function reconcileStripeEvents(db: Db, stripe: StripeClient, now: Date, report: BillingReconcileReport, metrics?: Metrics): Promise<void> {
+  const { rows: unsettled } = await sql<{ id: string; status: 'pending' | 'waiting'; payment_intent_id: string | null; received_at: Date }>`
+    select id, status, payment_intent_id, received_at from app_private.unsettled_stripe_events(${new Date(now.getTime() - PENDING_PURCHASE_GRACE_MS)}, ${BATCH})`.execute(db);
+  for (const event of unsettled) {
+    if (event.status === 'pending') {
+      await sql`select app_private.requeue_stripe_event(${event.id})`.execute(db);
+      report.eventsRequeued++;
+      continue;
+    }
+    let matched = false;
+    // Stripe not knowing the payment intent (another account's, a forgery that was signed
+    // by a leaked secret) is an answer: nothing of ours to match.
+    const intent = event.payment_intent_id ? await stripe.retrievePaymentIntent(event.payment_intent_id).catch(refusedAsNull) : null;
+    if (event.payment_intent_id && intent) {
+      const purchase = intent.metadataPurchaseId && /^[0-9a-f-]{36}$/i.test(intent.metadataPurchaseId) ? await purchaseForStripe(db, { purchaseId: intent.metadataPurchaseId }) : null;
+      if (purchase) {
+        // Metadata only points at a candidate; the purchase's own session must name this payment.
+        await settleFromStripe(db, stripe, purchase.shopId, purchase.purchaseId, metrics);
+        const recorded = await purchaseForStripe(db, { paymentIntentId: event.payment_intent_id });
+        matched = recorded !== null;
+      }
+    }
+    if (matched) report.waitingEventsMatched++;
+    else if (now.getTime() - new Date(event.received_at).getTime() > WAITING_EVENT_GIVE_UP_MS) {
+      await sql`select app_private.settle_stripe_event(${event.id}, 'ignored', null, 'no purchase of ours has this payment')`.execute(db);
+      report.waitingEventsIgnored++;
+    }
+  }
 }
